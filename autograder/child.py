@@ -1,0 +1,205 @@
+"""What runs inside the sandboxed child: load the student's cells, then answer call requests.
+
+This module is trusted code, but it runs in an untrusted process: everything it sends back is
+treated by the grader as plain data to be checked, never as a verdict.  The same
+:func:`execute_call` also serves the in-process self-check (:class:`autograder.student.LocalStudent`).
+"""
+
+from __future__ import annotations
+
+import builtins
+import linecache
+import traceback
+
+import torch
+
+from autograder import wire
+
+MAX_TEXT = 600
+
+
+def load_cells(cells: list[tuple[str, str]]) -> tuple[dict, dict[str, str]]:
+    """Run each ``(cell_id, code)`` in one fresh namespace; return it and per-cell load errors.
+
+    A cell that fails does not stop the others, so one broken exercise costs only itself.
+    """
+    namespace = {"__name__": "__student__", "__builtins__": builtins}
+    errors: dict[str, str] = {}
+    for cell_id, code in cells:
+        filename = f"<cell {cell_id}>"
+        linecache.cache[filename] = (len(code), None, code.splitlines(True), filename)
+        try:
+            exec(compile(code, filename, "exec"), namespace)
+        except SyntaxError as exc:
+            errors[cell_id] = f"SyntaxError in cell {cell_id!r}, line {exc.lineno}: {exc.msg}"
+        except BaseException as exc:  # noqa: BLE001 - SystemExit and friends are student errors too
+            errors[cell_id] = f"running cell {cell_id!r} raised {describe_exception(exc)}"
+    return namespace, errors
+
+
+def describe_exception(exc: BaseException) -> str:
+    """``TypeError: message (line 4 of cell 'softmax')`` for the last student frame."""
+    text = f"{type(exc).__name__}: {_short(str(exc))}"
+    where = None
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if frame.filename.startswith("<cell "):
+            where = f"line {frame.lineno} of {frame.filename[1:-1]}"
+    return f"{text} ({where})" if where else text
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= MAX_TEXT else text[:MAX_TEXT] + "..."
+
+
+def _materialize(obj, device: str, leaves: list, slots: list):
+    """Rebuild decoded arguments on ``device``; remember each tensor and where it sits."""
+    if isinstance(obj, torch.Tensor):
+        t = obj.detach().to(device)
+        if getattr(obj, "_d2l_requires_grad", False) or obj.requires_grad:
+            t.requires_grad_(True)
+        grad = getattr(obj, "_d2l_grad", None)
+        if grad is not None:
+            t.grad = grad.detach().to(device=device, dtype=t.dtype)
+        leaves.append(t)
+        return t
+    if isinstance(obj, list):
+        out = []
+        for i, x in enumerate(obj):
+            start = len(leaves)
+            out.append(_materialize(x, device, leaves, slots))
+            if isinstance(x, torch.Tensor):
+                slots.append((out, i, start))
+        return out
+    if isinstance(obj, tuple):
+        return tuple(_materialize(x, device, leaves, slots) for x in obj)
+    if isinstance(obj, dict):
+        return {k: _materialize(v, device, leaves, slots) for k, v in obj.items()}
+    return obj
+
+
+def _tensor_state(t, original) -> dict:
+    if not isinstance(t, torch.Tensor):
+        return {"value": None, "grad": None, "is_leaf": False, "requires_grad": False,
+                "same_object": False, "type": type(t).__name__}
+    return {"value": t.detach(), "grad": None if t.grad is None else t.grad.detach(),
+            "is_leaf": bool(t.is_leaf), "requires_grad": bool(t.requires_grad),
+            "same_object": t is original, "type": type(t).__name__}
+
+
+def _flat_tensors(obj) -> list:
+    if isinstance(obj, torch.Tensor):
+        return [obj]
+    if isinstance(obj, (list, tuple)):
+        return [t for x in obj for t in _flat_tensors(x)]
+    return []
+
+
+def execute_call(namespace: dict, request: dict) -> dict:
+    """Call ``request['fn']`` from ``namespace`` and describe the outcome as plain data.
+
+    ``request``: ``fn``, ``args``, ``kwargs``, ``device``, optional ``cotangent``.  The reply has
+    ``status`` (``ok``, ``missing``, ``error``, ``backward_error``) and, when ok, ``result``,
+    ``args_after`` (state of every tensor argument afterwards) and ``input_grads``.
+    """
+    name = request.get("fn")
+    fn = namespace.get(name) if isinstance(name, str) else None
+    if not callable(fn):
+        return {"status": "missing", "message": f"{name} is not defined"}
+    device = request.get("device", "cpu")
+    leaves: list = []
+    slots: list = []
+    args = _materialize(list(request.get("args", [])), device, leaves, slots)
+    kwargs = _materialize(dict(request.get("kwargs", {})), device, leaves, [])
+    originals = list(leaves)
+    try:
+        result = fn(*args, **kwargs)
+    except BaseException as exc:  # noqa: BLE001 - report every student failure as data
+        return {"status": "error", "message": describe_exception(exc)}
+
+    input_grads = None
+    cotangent = request.get("cotangent")
+    if cotangent is not None:
+        outputs, cotangents = [], []
+        out_list = list(result) if isinstance(result, (tuple, list)) else [result]
+        cot_list = list(cotangent) if isinstance(cotangent, (tuple, list)) else [cotangent]
+        for out, cot in zip(out_list, cot_list):
+            if cot is None:
+                continue
+            if not isinstance(out, torch.Tensor):
+                return {"status": "backward_error",
+                        "message": f"returned a {type(out).__name__}, so no gradient can flow back"}
+            if not out.requires_grad:
+                return {"status": "backward_error",
+                        "message": "the output is not connected to the input in the autograd graph "
+                                   "(did you use .detach(), .data, .item(), .numpy() or build a new tensor?)"}
+            outputs.append(out)
+            cotangents.append(cot.detach().to(device=out.device, dtype=out.dtype).reshape(out.shape)
+                              if cot.numel() == out.numel() else cot.to(out.device))
+        try:
+            torch.autograd.backward(outputs, cotangents)
+        except BaseException as exc:  # noqa: BLE001
+            return {"status": "backward_error",
+                    "message": f"back-propagating through the output failed: {describe_exception(exc)}"}
+        input_grads = [None if t.grad is None else t.grad.detach()
+                       for t in originals if t.requires_grad]
+
+    # The state of each tensor argument afterwards, found where it sat in its list
+    # (so an implementation that replaces a parameter instead of updating it shows up).
+    current = list(originals)
+    for container, index, leaf_index in slots:
+        try:
+            current[leaf_index] = container[index]
+        except Exception:  # noqa: BLE001 - the student emptied the list
+            current[leaf_index] = None
+    return {"status": "ok", "result": _detached(result),
+            "args_after": [_tensor_state(c, o) for c, o in zip(current, originals)],
+            "input_grads": input_grads}
+
+
+def _detached(obj):
+    if isinstance(obj, torch.Tensor):
+        return obj.detach()
+    if isinstance(obj, list):
+        return [_detached(x) for x in obj]
+    if isinstance(obj, tuple):
+        return tuple(_detached(x) for x in obj)
+    if isinstance(obj, dict):
+        return {k: _detached(v) for k, v in obj.items()}
+    return obj
+
+
+def encode_reply(reply: dict) -> bytes:
+    """Encode a reply; a result that is not plain data becomes a ``bad_return`` reply."""
+    try:
+        return wire.encode(reply)
+    except (wire.WireError, RecursionError, TypeError, ValueError) as exc:
+        return wire.encode({"status": "bad_return", "message": _short(str(exc))})
+
+
+def info(namespace: dict, load_errors: dict) -> dict:
+    """What the child knows about itself: defined callables, load errors, CUDA."""
+    names = sorted(k for k, v in namespace.items() if callable(v) and not k.startswith("__"))
+    return {"status": "ok", "functions": names[:500], "load_errors": load_errors,
+            "cuda": bool(torch.cuda.is_available()), "torch": torch.__version__}
+
+
+def serve(channel, cells: list[tuple[str, str]], hello: dict) -> None:
+    """The child's main loop: load cells, say hello, then answer requests until EOF."""
+    namespace, load_errors = load_cells(cells)
+    channel.send(wire.encode({**hello, "load_errors": load_errors}))
+    while True:
+        data = channel.recv()
+        if data is None:
+            return
+        try:
+            request = wire.decode(data)
+        except wire.WireError as exc:
+            channel.send(wire.encode({"status": "bad_request", "message": str(exc)}))
+            continue
+        op = request.get("op") if isinstance(request, dict) else None
+        if op == "call":
+            channel.send(encode_reply(execute_call(namespace, request)))
+        elif op == "info":
+            channel.send(encode_reply(info(namespace, load_errors)))
+        else:
+            channel.send(wire.encode({"status": "bad_request", "message": f"unknown op {op!r}"}))
