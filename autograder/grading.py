@@ -1,0 +1,93 @@
+"""Grading a batch of submissions: one pytest session over the hidden suite, one sandbox."""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import os
+import sys
+import contextlib
+from pathlib import Path
+
+import pytest
+
+from autograder.notebook import AssignmentSpec, Submission
+from autograder.plugin import GradingPlugin
+from autograder.sandbox import Sandbox
+from autograder.student import SandboxSession, Student
+
+
+class GraderError(RuntimeError):
+    """The kit itself is broken (a hidden suite that does not load, say): never the student's fault."""
+
+
+def load_reference(kit, assignment: str):
+    """Import ``solutions/<assignment>.py`` (trusted code) under a private module name."""
+    path = kit.solution_module(assignment)
+    spec = importlib.util.spec_from_file_location(f"_d2l_reference_{assignment}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def run_suite(test_file: Path, plugin: GradingPlugin, collect_only: bool = False,
+              exercises: list[str] | None = None) -> GradingPlugin:
+    """Run one test module with ``plugin`` in this process, quietly; raise GraderError if the
+    suite itself is broken."""
+    args = [str(test_file), "-q", "--assert=plain", "-p", "no:cacheprovider", "--import-mode=importlib",
+            "-c", os.devnull, "--rootdir", str(test_file.parent), "-W", "ignore::pytest.PytestAssertRewriteWarning",
+            "--no-header", "-p", "no:randomly"]
+    if collect_only:
+        args.append("--collect-only")
+    if exercises:
+        args += ["-k", " or ".join(exercises)]
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = pytest.main(args, plugins=[plugin])
+    if plugin.errors or code not in (0, 1, 5):
+        raise GraderError(f"the test suite {test_file.name} is broken (pytest exit {code}):\n"
+                          + "\n".join(plugin.errors) + out.getvalue()[-3000:])
+    return plugin
+
+
+def exercise_points(spec: AssignmentSpec, kit) -> dict[str, float]:
+    """Points per exercise, from the hidden suite's markers (no student code runs)."""
+    plugin = GradingPlugin({"_": None}, reference=None)
+    run_suite(kit.hidden_suite(spec.name), plugin, collect_only=True)
+    points: dict[str, float] = {}
+    for exercise, _name, pts in plugin.collected:
+        points[exercise] = points.get(exercise, 0.0) + pts
+    return points
+
+
+def grade_submissions(spec: AssignmentSpec, submissions: dict[str, Submission], kit, *,
+                      hide: list = (), call_timeout: float = 10.0, budget: float = 120.0,
+                      sandbox: Sandbox | None = None) -> dict:
+    """Grade every submission with the hidden suite; ``{key: {exercise: {...}}}``.
+
+    Each submission's code runs in its own sandboxed child; ``hide`` adds directories (the
+    course) to the kit's own secrets that children must not see.
+    """
+    own = sandbox is None
+    sandbox = sandbox or Sandbox(hide=[*kit.secret_dirs(), *hide])
+    try:
+        students = {
+            key: (lambda sub=sub: Student(SandboxSession(sandbox, sub.cells, sub.problems,
+                                                         call_timeout=call_timeout, budget=budget),
+                                          sub.source))
+            for key, sub in submissions.items()
+        }
+        plugin = GradingPlugin(students, reference=load_reference(kit, spec.name))
+        run_suite(kit.hidden_suite(spec.name), plugin)
+        results = plugin.results()
+    finally:
+        if own:
+            sandbox.close()
+    for key, sub in submissions.items():
+        _add_missing_exercises(results[key], spec)
+    return results
+
+
+def _add_missing_exercises(result: dict, spec: AssignmentSpec) -> None:
+    for exercise in spec.exercises:
+        result.setdefault(exercise, {"score": 0.0, "max_score": 0.0, "tests": []})

@@ -1,0 +1,183 @@
+"""The pytest plugin behind hidden and public suites.
+
+Fixtures: ``student`` (a :class:`~autograder.student.Student` per submission, bound to ``device``
+when the test asks for it), ``reference`` (the trusted solutions module), ``device`` (``cpu``, and
+``cuda`` when available, else skipped).  Markers: ``exercise(name)``, ``points(n)``.  Results are
+collected per submission, exercise and test; a test's points are earned when every device
+instance of it that ran passed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+
+import pytest
+
+SUBMISSION_PARAM = "_d2l_submission"
+
+
+@dataclass
+class Outcome:
+    """One test item's outcome for one submission on one device."""
+
+    key: str
+    exercise: str
+    name: str
+    points: float
+    device: str | None
+    outcome: str  # passed, failed, skipped
+    message: str
+
+
+def cuda_available() -> bool:
+    """Whether CUDA can be used, without creating a CUDA context in this process."""
+    os.environ.setdefault("PYTORCH_NVML_BASED_CUDA_CHECK", "1")
+    import torch
+    return torch.cuda.is_available()
+
+
+def _safe_id(key: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]", "_", key)[:60] or "_"
+
+
+def failure_message(excinfo) -> str:
+    """What the student sees for a failed test: the assertion's own message, never source code."""
+    exc = excinfo.value
+    if isinstance(exc, AssertionError):
+        text = str(exc).strip()
+        return text or "a check failed"
+    return f"the check could not be completed: {type(exc).__name__}: {str(exc)[:300]}"
+
+
+class GradingPlugin:
+    """Registered with ``pytest.main(plugins=[...])``; owns the submissions and the outcomes.
+
+    ``students``: key -> :class:`Student` (or a zero-argument factory returning one).
+    ``reference``: the module given to the ``reference`` fixture (hidden suites only).
+    """
+
+    def __init__(self, students: dict, reference=None, devices: list[str] | None = None):
+        self.students = students
+        self.reference_module = reference
+        self.devices = devices or ["cpu", "cuda"]
+        self.outcomes: list[Outcome] = []
+        self.collected: list[tuple[str, str, float]] = []  # (exercise, name, points), unique
+        self.errors: list[str] = []
+        self._cuda = None
+
+    # --- collection ---------------------------------------------------------------------------
+    def pytest_configure(self, config):
+        config.addinivalue_line("markers", "exercise(name): the contract function a test checks")
+        config.addinivalue_line("markers", "points(n): points a test is worth")
+
+    def pytest_generate_tests(self, metafunc):
+        if SUBMISSION_PARAM in metafunc.fixturenames:
+            keys = list(self.students)
+            metafunc.parametrize(SUBMISSION_PARAM, keys, indirect=True, scope="session",
+                                 ids=[_safe_id(k) for k in keys])
+
+    def pytest_collection_modifyitems(self, items):
+        seen = set()
+        for item in items:
+            exercise, points = self._labels(item)
+            name = self._test_name(item)
+            if (exercise, name) not in seen:
+                seen.add((exercise, name))
+                self.collected.append((exercise, name, points))
+
+    def pytest_collectreport(self, report):
+        if report.failed:
+            self.errors.append(f"could not collect {report.nodeid}: {report.longreprtext[-2000:]}")
+
+    @staticmethod
+    def _labels(item) -> tuple[str, float]:
+        ex = item.get_closest_marker("exercise")
+        pts = item.get_closest_marker("points")
+        return (ex.args[0] if ex and ex.args else "(unassigned)",
+                float(pts.args[0]) if pts and pts.args else 1.0)
+
+    @staticmethod
+    def _test_name(item) -> str:
+        cls = item.cls.__name__ + "::" if item.cls else ""
+        return cls + item.originalname
+
+    # --- fixtures -----------------------------------------------------------------------------
+    @pytest.fixture(scope="session")
+    def _d2l_submission(self, request):
+        entry = self.students[request.param]
+        student = entry() if callable(entry) and not hasattr(entry, "call") else entry
+        yield student
+        student._session.close()
+
+    @pytest.fixture
+    def student(self, request, _d2l_submission):
+        """The submission under test, bound to ``device`` when the test uses it."""
+        if "device" in request.fixturenames:
+            return _d2l_submission.on(request.getfixturevalue("device"))
+        return _d2l_submission
+
+    @pytest.fixture(params=["cpu", "cuda"])
+    def device(self, request):
+        """The device under test; ``cuda`` is skipped (not failed) without CUDA."""
+        if request.param not in self.devices:
+            pytest.skip(f"{request.param} not requested")
+        if request.param == "cuda":
+            if self._cuda is None:
+                self._cuda = cuda_available()
+            if not self._cuda:
+                pytest.skip("CUDA is not available")
+        return request.param
+
+    @pytest.fixture
+    def reference(self):
+        """The trusted reference solutions module."""
+        if self.reference_module is None:
+            pytest.fail("no reference module is available to this suite")
+        return self.reference_module
+
+    # --- results ------------------------------------------------------------------------------
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item, call):
+        result = yield
+        report = result.get_result()
+        if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
+            callspec = getattr(item, "callspec", None)
+            params = callspec.params if callspec else {}
+            key = params.get(SUBMISSION_PARAM)
+            if key is None:
+                return
+            exercise, points = self._labels(item)
+            message = ""
+            if report.failed and call.excinfo is not None:
+                message = failure_message(call.excinfo)
+            self.outcomes.append(Outcome(key, exercise, self._test_name(item), points,
+                                         params.get("device"), report.outcome, message))
+
+    def results(self) -> dict:
+        """``{key: {exercise: {"score", "max_score", "tests": [...]}}}`` from the outcomes."""
+        by_test: dict = {}
+        for o in self.outcomes:
+            by_test.setdefault((o.key, o.exercise, o.name), []).append(o)
+        out: dict = {}
+        for key in self.students:
+            exercises: dict = {}
+            for exercise, name, points in self.collected:
+                entry = exercises.setdefault(exercise, {"score": 0.0, "max_score": 0.0, "tests": []})
+                entry["max_score"] += points
+                runs = [o for o in by_test.get((key, exercise, name), []) if o.outcome != "skipped"]
+                failed = [o for o in runs if o.outcome == "failed"]
+                passed = bool(runs) and not failed
+                message = ""
+                if failed:
+                    first = failed[0]
+                    message = (f"[on {first.device}] " if first.device not in (None, "cpu") else "") + first.message
+                elif not runs:
+                    message = "this check did not run"
+                entry["tests"].append({"name": name, "passed": passed, "points": points if passed else 0.0,
+                                       "max_points": points, "message": message})
+                if passed:
+                    entry["score"] += points
+            out[key] = exercises
+        return out

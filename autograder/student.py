@@ -1,0 +1,234 @@
+"""The student proxy that hidden and public tests call.
+
+``student.softmax(X)`` looks like a local call, but in grading the function runs in a sandboxed
+child (:class:`SandboxSession`); in a notebook's self-check cell it runs in the kernel
+(:class:`LocalSession`).  Either way arguments and results cross as plain data (:mod:`wire`), and
+every way a student's code can go wrong becomes a :class:`StudentError` with a message for them.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import torch
+
+from autograder import child, wire
+from autograder.sandbox import Sandbox, SandboxCrashed, SandboxError, SandboxTimeout
+
+
+class StudentError(AssertionError):
+    """A check failed because of the student's code; the message is for the student."""
+
+
+@dataclass
+class TensorState:
+    """A tensor argument as it was after the student's function returned."""
+
+    value: torch.Tensor | None
+    grad: torch.Tensor | None
+    is_leaf: bool
+    requires_grad: bool
+    same_object: bool
+    type_name: str = "Tensor"
+
+
+@dataclass
+class Reply:
+    """The outcome of one successful call."""
+
+    value: object
+    input_grads: list | None
+    args_after: list[TensorState]
+
+
+def describe_args(args, kwargs=None) -> str:
+    """``X: (4, 3) float32, lr: 0.1`` — a short description of call arguments for messages."""
+    def one(a):
+        if isinstance(a, torch.Tensor):
+            return f"tensor of shape {tuple(a.shape)} ({str(a.dtype).replace('torch.', '')})"
+        if isinstance(a, (list, tuple)):
+            return f"{type(a).__name__} of {len(a)}"
+        return repr(a) if isinstance(a, (int, float, bool, type(None))) else type(a).__name__
+    parts = [one(a) for a in args] + [f"{k}={one(v)}" for k, v in (kwargs or {}).items()]
+    return ", ".join(parts)
+
+
+class LocalSession:
+    """Runs calls in this process against a namespace (a notebook's globals).  Self-check only."""
+
+    protections: list[str] = []
+
+    def __init__(self, namespace: dict, problems: list[str] | None = None):
+        self.namespace = namespace
+        self.load_errors: dict[str, str] = {}
+        self.problems = problems or []
+
+    def request(self, message: dict) -> dict:
+        """Same contract as :meth:`SandboxSession.request`, with a wire round trip for copies."""
+        decoded = wire.decode(wire.encode(message))
+        return wire.decode(child.encode_reply(child.execute_call(self.namespace, decoded)))
+
+    def close(self) -> None:
+        """Nothing to release."""
+
+
+class SandboxSession:
+    """One submission's code in the sandbox, restarted after a crash or timeout.
+
+    ``call_timeout`` bounds each call; ``budget`` bounds the submission's total time.
+    """
+
+    def __init__(self, sandbox: Sandbox, cells: list[tuple[str, str]], problems: list[str] | None = None,
+                 call_timeout: float = 10.0, budget: float = 120.0, start_timeout: float = 20.0):
+        self.sandbox = sandbox
+        self.cells = cells
+        self.problems = problems or []
+        self.call_timeout = call_timeout
+        self.start_timeout = start_timeout
+        self.budget = budget
+        self.used = 0.0
+        self.worker = None
+        self.load_errors: dict[str, str] = {}
+        self.protections: list[str] = []
+        self.start_failure: str | None = None
+
+    def _left(self) -> float:
+        return self.budget - self.used
+
+    def _ensure_worker(self):
+        if self.worker is not None and self.worker.alive:
+            return self.worker
+        if self._left() <= 0:
+            raise SandboxTimeout("budget")
+        began = time.monotonic()
+        try:
+            self.worker = self.sandbox.spawn(self.cells, timeout=min(self.start_timeout, self._left()))
+        except SandboxTimeout:
+            self.start_failure = ("loading your notebook's answer cells did not finish within "
+                                  f"{self.start_timeout:g} s (an infinite loop or long computation at "
+                                  "the top level of a cell?)")
+            raise
+        except SandboxCrashed:
+            self.start_failure = ("the process running your answer cells stopped while loading them "
+                                  "(os._exit or sys.exit at the top level, a crash, or the memory limit)")
+            raise
+        finally:
+            self.used += time.monotonic() - began
+        self.load_errors = self.worker.load_errors
+        self.protections = self.worker.protections
+        return self.worker
+
+    def request(self, message: dict) -> dict:
+        """Send one request, starting a child if needed; raises SandboxError subclasses."""
+        worker = self._ensure_worker()
+        timeout = min(self.call_timeout, max(self._left(), 0.1))
+        began = time.monotonic()
+        try:
+            return worker.request(message, timeout=timeout)
+        finally:
+            self.used += time.monotonic() - began
+
+    def close(self) -> None:
+        """Kill the child."""
+        if self.worker is not None:
+            self.worker.kill()
+            self.worker = None
+
+
+class Student:
+    """What a test calls: ``student.softmax(X)``, ``student.call(...)``, ``student.source``."""
+
+    def __init__(self, session, source: str = "", device: str = "cpu"):
+        self._session = session
+        self.source = source
+        self.device = device
+
+    def on(self, device: str) -> "Student":
+        """The same submission, with inputs placed on ``device`` in the child."""
+        return Student(self._session, self.source, device)
+
+    @property
+    def problems(self) -> list[str]:
+        """Notebook-level problems noted while reading the submission."""
+        return self._session.problems
+
+    def has(self, name: str) -> bool:
+        """Whether the submission defines a callable ``name`` (without calling it)."""
+        try:
+            reply = self._session.request({"op": "info"})
+        except SandboxError:
+            return False
+        return name in reply.get("functions", [])
+
+    def __getattr__(self, name: str):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return lambda *args, **kwargs: self.call(name, *args, **kwargs).value
+
+    def call(self, fn: str, *args, cotangent=None, **kwargs) -> Reply:
+        """Call ``fn`` in the student's code; optionally back-propagate ``cotangent`` through it."""
+        message = {"op": "call", "fn": fn, "args": list(args), "kwargs": kwargs,
+                   "device": self.device, "cotangent": cotangent}
+        try:
+            reply = self._session.request(message)
+        except SandboxTimeout as exc:
+            raise StudentError(self._timeout_message(fn, str(exc))) from None
+        except SandboxCrashed as exc:
+            raise StudentError(self._crash_message(fn, str(exc))) from None
+        except SandboxError as exc:
+            raise StudentError(f"{fn} could not be checked: {exc}") from None
+        return self._interpret(fn, reply, args, kwargs)
+
+    def _timeout_message(self, fn: str, detail: str) -> str:
+        start = getattr(self._session, "start_failure", None)
+        if start:
+            return f"{fn} could not be checked: {start}."
+        if detail == "budget":
+            return (f"{fn} could not be checked: the time allowed for grading this notebook "
+                    f"({self._session.budget:g} s) was used up by earlier checks.")
+        return (f"{fn} did not return within {self._session.call_timeout:g} s "
+                "(an infinite loop, or a far too slow implementation?).")
+
+    def _crash_message(self, fn: str, detail: str) -> str:
+        start = getattr(self._session, "start_failure", None)
+        if start:
+            return f"{fn} could not be checked: {start}."
+        return (f"the process running your code stopped while {fn} was running ({detail}). "
+                "Causes: exiting the interpreter (os._exit, sys.exit), a crash, or using more memory "
+                "than allowed.")
+
+    def _interpret(self, fn: str, reply: dict, args, kwargs) -> Reply:
+        status = reply.get("status")
+        call = f"{fn}({describe_args(args, kwargs)})"
+        if status == "ok":
+            states = []
+            for s in reply.get("args_after") or []:
+                if isinstance(s, dict):
+                    states.append(TensorState(s.get("value"), s.get("grad"), bool(s.get("is_leaf")),
+                                              bool(s.get("requires_grad")), bool(s.get("same_object")),
+                                              str(s.get("type", ""))))
+            grads = reply.get("input_grads")
+            return Reply(reply.get("result"), list(grads) if isinstance(grads, list) else None, states)
+        message = str(reply.get("message", ""))[:1000]
+        if status == "missing":
+            raise StudentError(self._missing_message(fn))
+        if status == "error":
+            raise StudentError(f"calling {call} raised {message}")
+        if status == "backward_error":
+            raise StudentError(f"gradient through {fn} could not be computed: {message}")
+        if status == "bad_return":
+            raise StudentError(f"{call} returned something that is not a tensor, number or "
+                               f"list of them ({message})")
+        raise StudentError(f"{fn} could not be checked (unexpected answer from the sandbox)")
+
+    def _missing_message(self, fn: str) -> str:
+        load_error = self._session.load_errors.get(fn)
+        if load_error:
+            return f"{fn} is not defined because its answer cell failed to run: {load_error}"
+        for problem in self._session.problems:
+            if fn in problem:
+                return f"{fn} is not defined: {problem}."
+        others = [e for e in self._session.load_errors.values()]
+        hint = f" (another cell failed: {others[0]})" if others else ""
+        return f"{fn} is not defined: did you delete or rename the function?{hint}"
