@@ -58,8 +58,10 @@ class GradingPlugin:
     ``reference``: the module given to the ``reference`` fixture (hidden suites only).
     """
 
-    def __init__(self, students: dict, reference=None, devices: list[str] | None = None):
+    def __init__(self, students: dict, reference=None, devices: list[str] | None = None,
+                 exercises: list[str] | None = None):
         self.students = students
+        self.only_exercises = exercises
         self.reference_module = reference
         self.devices = devices or ["cpu", "cuda"]
         self.outcomes: list[Outcome] = []
@@ -78,7 +80,11 @@ class GradingPlugin:
             metafunc.parametrize(SUBMISSION_PARAM, keys, indirect=True, scope="session",
                                  ids=[_safe_id(k) for k in keys])
 
-    def pytest_collection_modifyitems(self, items):
+    def pytest_collection_modifyitems(self, config, items):
+        if self.only_exercises:
+            keep = [i for i in items if self._labels(i)[0] in self.only_exercises]
+            config.hook.pytest_deselected(items=[i for i in items if i not in keep])
+            items[:] = keep
         seen = set()
         for item in items:
             exercise, points = self._labels(item)

@@ -92,6 +92,7 @@ class SandboxSession:
         self.load_errors: dict[str, str] = {}
         self.protections: list[str] = []
         self.start_failure: str | None = None
+        self.timed_out: set[str] = set()  # functions that already used up a whole call timeout
 
     def _left(self) -> float:
         return self.budget - self.used
@@ -120,12 +121,23 @@ class SandboxSession:
         return self.worker
 
     def request(self, message: dict) -> dict:
-        """Send one request, starting a child if needed; raises SandboxError subclasses."""
+        """Send one request, starting a child if needed; raises SandboxError subclasses.
+
+        A function that timed out once is not called again for this submission: its later
+        checks fail at once instead of each waiting out the timeout.
+        """
+        fn = message.get("fn")
+        if fn in self.timed_out:
+            raise SandboxTimeout("again")
         worker = self._ensure_worker()
         timeout = min(self.call_timeout, max(self._left(), 0.1))
         began = time.monotonic()
         try:
             return worker.request(message, timeout=timeout)
+        except SandboxTimeout:
+            if fn:
+                self.timed_out.add(fn)
+            raise
         finally:
             self.used += time.monotonic() - began
 
@@ -184,6 +196,9 @@ class Student:
         start = getattr(self._session, "start_failure", None)
         if start:
             return f"{fn} could not be checked: {start}."
+        if detail == "again":
+            return (f"{fn} was not checked again: it already ran past the "
+                    f"{self._session.call_timeout:g} s limit in an earlier check (an infinite loop?).")
         if detail == "budget":
             return (f"{fn} could not be checked: the time allowed for grading this notebook "
                     f"({self._session.budget:g} s) was used up by earlier checks.")

@@ -25,6 +25,7 @@ import torch.nn  # noqa: F401
 import torch.nn.functional  # noqa: F401
 
 from autograder import child, isolation
+import autograder.selfcheck  # noqa: F401,E402 - the notebooks' setup cell imports it
 from autograder.channel import Channel
 
 GIB = 1024 ** 3

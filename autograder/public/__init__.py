@@ -1,0 +1,1 @@
+"""Public self-check tests, shipped to students: stored expected values and properties only."""

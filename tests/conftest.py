@@ -1,0 +1,42 @@
+"""Shared fixtures for the kit's own tests."""
+
+import os
+
+import pytest
+
+from autograder.paths import KitPaths
+from autograder.sandbox import Sandbox
+
+
+@pytest.fixture(scope="session")
+def kit():
+    """The repository's kit paths."""
+    return KitPaths()
+
+
+@pytest.fixture(scope="session")
+def sandbox(kit, tmp_path_factory):
+    """One warm sandbox for the whole test session; a fake course dir is hidden from children."""
+    course = tmp_path_factory.mktemp("course")
+    (course / "gradebook.db").write_text("grades")
+    box = Sandbox(hide=[*kit.secret_dirs(), course])
+    box.course = course
+    yield box
+    box.close()
+
+
+def sandbox_uids() -> list[int]:
+    """PIDs of live processes owned by the sandbox's uid range (root graders only)."""
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/status") as f:
+                    for line in f:
+                        if line.startswith("Uid:"):
+                            uid = int(line.split()[1])
+                            if 20001 <= uid < 30001:
+                                pids.append(int(entry))
+            except OSError:
+                pass
+    return pids

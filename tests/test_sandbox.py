@@ -1,0 +1,155 @@
+"""The sandbox's promises, each tested by a submission that tries to break it (DESIGN.md §4)."""
+
+import os
+import time
+
+import pytest
+import torch
+
+from autograder.sandbox import SandboxCrashed, SandboxTimeout
+from autograder.student import SandboxSession, Student, StudentError
+
+from conftest import sandbox_uids
+
+root_only = pytest.mark.skipif(os.geteuid() != 0, reason="dropping to another uid needs a root grader")
+
+
+def run(sandbox, code: str, fn: str = "f", *args, timeout=5.0, **kwargs):
+    """Load ``code`` in a fresh child and call ``fn``; return the value or the StudentError."""
+    session = SandboxSession(sandbox, [("attack", code)], call_timeout=timeout, budget=30)
+    try:
+        return Student(session).call(fn, *args, **kwargs).value
+    except StudentError as exc:
+        return exc
+    finally:
+        session.close()
+
+
+def test_no_network(sandbox):
+    code = ("import socket\n"
+            "def f():\n"
+            "    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)\n"
+            "    s.settimeout(2)\n"
+            "    try:\n"
+            "        s.connect(('1.1.1.1', 80))\n"
+            "        return 'connected'\n"
+            "    except OSError as e:\n"
+            "        return 'blocked: ' + type(e).__name__\n")
+    assert run(sandbox, code).startswith("blocked")
+
+
+def test_hidden_tests_and_solutions_unreadable(sandbox, kit):
+    code = ("import os\n"
+            "def f(path):\n"
+            "    try:\n"
+            "        return sorted(os.listdir(path))\n"
+            "    except OSError as e:\n"
+            "        return 'denied'\n")
+    for secret in (kit.grader_tests, kit.solutions):
+        assert secret.is_dir() and any(secret.iterdir())
+        assert run(sandbox, code, "f", str(secret)) in ("denied", [])
+
+
+def test_gradebook_not_writable(sandbox):
+    gradebook = sandbox.course / "gradebook.db"
+    code = ("def f(path):\n"
+            "    try:\n"
+            "        with open(path, 'w') as fh:\n"
+            "            fh.write('hacked')\n"
+            "        return 'wrote'\n"
+            "    except OSError as e:\n"
+            "        return 'denied'\n")
+    assert run(sandbox, code, "f", str(gradebook)) == "denied"
+    assert gradebook.read_text() == "grades"
+
+
+@root_only
+def test_runs_as_unprivileged_uid(sandbox):
+    uid = run(sandbox, "import os\ndef f():\n    return os.getuid()\n")
+    assert isinstance(uid, int) and uid >= 20001
+
+
+def test_memory_limit(sandbox):
+    code = "def f():\n    x = bytearray(16 * 1024**3)\n    return len(x)\n"
+    result = run(sandbox, code)
+    assert isinstance(result, StudentError)
+    assert "MemoryError" in str(result) or "stopped" in str(result)
+
+
+def test_infinite_loop_is_timed_out_and_killed(sandbox):
+    began = time.monotonic()
+    result = run(sandbox, "def f():\n    while True:\n        pass\n", timeout=1.5)
+    assert isinstance(result, StudentError) and "did not return within 1.5 s" in str(result)
+    assert time.monotonic() - began < 10
+
+
+def test_sleep_is_caught_by_the_wall_clock(sandbox):
+    result = run(sandbox, "import time\ndef f():\n    time.sleep(60)\n", timeout=1)
+    assert isinstance(result, StudentError) and "did not return" in str(result)
+
+
+def test_os_exit_costs_the_call_not_the_grader(sandbox):
+    result = run(sandbox, "import os\ndef f():\n    os._exit(0)\n")
+    assert isinstance(result, StudentError) and "stopped" in str(result)
+    assert run(sandbox, "def f():\n    return 41 + 1\n") == 42
+
+
+def test_top_level_infinite_loop_while_loading(sandbox):
+    session = SandboxSession(sandbox, [("attack", "while True:\n    pass\n")], start_timeout=1.5, budget=10)
+    result = pytest.raises(StudentError, Student(session).call, "f")
+    assert "loading your notebook's answer cells did not finish" in str(result.value)
+    session.close()
+
+
+@root_only
+def test_fork_bomb_and_background_processes_leave_nothing_behind(sandbox):
+    code = ("import os, time\n"
+            "def f():\n"
+            "    for _ in range(200):\n"
+            "        try:\n"
+            "            if os.fork() == 0:\n"
+            "                os.setsid()\n"
+            "                time.sleep(600)\n"
+            "                os._exit(0)\n"
+            "        except OSError:\n"
+            "            return 'limited'\n"
+            "    return 'forked 200'\n")
+    assert run(sandbox, code) == "limited"
+    deadline = time.monotonic() + 5
+    while sandbox_uids() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert sandbox_uids() == []
+
+
+def test_patching_torch_in_the_child_does_not_reach_the_grader(sandbox):
+    code = ("import torch\n"
+            "torch.allclose = lambda *a, **k: True\n"
+            "torch.Tensor.__eq__ = lambda *a, **k: True\n"
+            "def f(x):\n"
+            "    return x * 0\n")
+    value = run(sandbox, code, "f", torch.ones(3))
+    assert torch.equal(value, torch.zeros(3))
+    assert not torch.allclose(torch.zeros(1), torch.ones(1))
+
+
+def test_unpicklable_or_huge_returns_are_refused(sandbox):
+    result = run(sandbox, "def f():\n    return object()\n")
+    assert isinstance(result, StudentError) and "not a tensor" in str(result)
+    result = run(sandbox, "import torch\ndef f():\n    return torch.zeros(40 * 1024 * 1024)\n")
+    assert isinstance(result, StudentError)
+
+
+def test_hostile_reply_bytes_never_run_code(sandbox, tmp_path):
+    marker = tmp_path / "pwned"
+    # The child writes a pickle-looking reply directly on its socket; the grader must not unpickle it.
+    code = ("import os, pickle, socket, gc\n"
+            "class P:\n"
+            f"    def __reduce__(self):\n        return (open, ({str(marker)!r}, 'w'))\n"
+            "def f():\n"
+            "    s = [o for o in gc.get_objects() if isinstance(o, socket.socket)][0]\n"
+            "    data = pickle.dumps(P())\n"
+            "    s.sendall(len(data).to_bytes(8, 'little') + data)\n"
+            "    return 1\n")
+    result = run(sandbox, code)
+    assert isinstance(result, StudentError)
+    assert not marker.exists()
