@@ -81,13 +81,20 @@ def _write(path: str, text: str) -> None:
         f.write(text)
 
 
-def hide_paths(paths: list[str]) -> list[str]:
+def hide_paths(paths: list[str], needed: list[str] = ()) -> list[str]:
     """Make the mount tree private, then cover each existing path with an empty read-only tmpfs.
 
+    /tmp and /var/tmp get a fresh empty tmpfs too (other courses and users' files live there),
+    unless something the child needs (``needed``: the interpreter, torch, this package) is in them.
     Also mounts a fresh /proc so the child sees only its own processes.
     """
     applied = []
     mount(None, "/", None, MS_REC | MS_PRIVATE)
+    for tmp in ("/tmp", "/var/tmp"):
+        inside = any(os.path.realpath(p) == tmp or os.path.realpath(p).startswith(tmp + "/") for p in needed)
+        if os.path.isdir(tmp) and not inside:
+            mount("tmpfs", tmp, "tmpfs", MS_NOSUID | MS_NODEV, "size=64m,mode=1777")
+            applied.append(f"private:{tmp}")
     for path in paths:
         if os.path.isdir(path):
             mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=000")

@@ -86,7 +86,9 @@ def _child_main(spec: dict, fd: int, applied: list[str]) -> None:
         sock = socket.socket(fileno=fd)
         if "private-mounts" in applied:
             try:
-                applied += isolation.hide_paths(spec.get("hide", []))
+                needed = [sys.prefix, sys.base_prefix, os.path.dirname(torch.__file__),
+                          os.path.dirname(numpy.__file__), os.path.dirname(child.__file__)]
+                applied += isolation.hide_paths(spec.get("hide", []), needed)
             except OSError:
                 pass
         workdir = tempfile.mkdtemp(prefix="d2l-sandbox-")
