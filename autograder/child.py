@@ -39,7 +39,8 @@ def load_cells(cells: list[tuple[str, str]]) -> tuple[dict, dict[str, str]]:
 
 def describe_exception(exc: BaseException) -> str:
     """``TypeError: message (line 4 of cell 'softmax')`` for the last student frame."""
-    text = f"{type(exc).__name__}: {_short(str(exc))}"
+    detail = _short(str(exc))
+    text = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
     where = None
     for frame in traceback.extract_tb(exc.__traceback__):
         if frame.filename.startswith("<cell "):

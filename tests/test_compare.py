@@ -1,0 +1,302 @@
+"""The comparison helpers' messages: what a student reads when a check fails."""
+
+import pytest
+import torch
+
+from autograder.compare import (assert_dtype, assert_device, assert_finite, assert_is_tensor,
+                                assert_same_shape, assert_scalar_close, assert_tensor_close,
+                                assert_values_close, describe, first_mismatch, fmt_number, shape_hint)
+
+
+def message(fn, *args, **kwargs) -> str:
+    with pytest.raises(AssertionError) as info:
+        fn(*args, **kwargs)
+    return str(info.value)
+
+
+@pytest.fixture
+def expected():
+    X = torch.tensor([[1.0, 2.0, 3.0], [0.5, -1.0, 2.0], [0.0, 0.0, 0.0], [3.0, 1.0, -2.0]],
+                     dtype=torch.float64)
+    return torch.softmax(X, dim=1)
+
+
+def from_child(t: torch.Tensor, device: str) -> torch.Tensor:
+    """A tensor as the wire hands it back: on the CPU, remembering the child's device."""
+    t = t.clone()
+    t._d2l_device = device
+    return t
+
+
+# ----------------------------------------------------------------------------- types
+
+
+def test_not_a_tensor_list(expected):
+    msg = message(assert_tensor_close, [0.1, 0.2], expected, what="softmax(X)")
+    assert msg.startswith("softmax(X) returned a list of 2 items, expected a torch.Tensor")
+
+
+def test_not_a_tensor_none_says_return(expected):
+    msg = message(assert_tensor_close, None, expected, what="softmax(X)")
+    assert "returned None, expected a torch.Tensor" in msg and "return" in msg.split(":", 1)[1]
+
+
+def test_tuple_holding_a_tensor(expected):
+    msg = message(assert_is_tensor, (expected.float(), 1), what="softmax(X)")
+    assert "returned a tuple of 2 items" in msg and "not a list or tuple containing it" in msg
+
+
+def test_python_number_instead_of_tensor():
+    msg = message(assert_is_tensor, 0.5, what="loss(y_hat, y)")
+    assert "returned a float (0.5), expected a torch.Tensor" in msg and ".item()" in msg
+
+
+def test_non_call_what_uses_is():
+    assert message(assert_is_tensor, None, what="params[0]").startswith("params[0] is None")
+
+
+def test_describe_never_reprs_big_objects():
+    big = torch.zeros(1000, 1000)
+    assert describe(big) == "a torch.Tensor of shape (1000, 1000) and dtype torch.float32"
+    assert describe(list(range(10_000))) == "a list of 10000 items"
+    assert describe({"a": 1}) == "a dict of 1 item"
+    assert describe(object()) == "an object"
+
+
+# ----------------------------------------------------------------------------- shapes
+
+
+def test_shape_missing_dimension(expected):
+    msg = message(assert_tensor_close, torch.zeros(4), expected, what="softmax(X)")
+    assert msg.startswith("softmax(X) has shape (4,), expected (4, 3)")
+    assert "dimension 1 (of size 3) is missing" in msg
+
+
+def test_shape_transposed(expected):
+    msg = message(assert_tensor_close, torch.zeros(3, 4), expected, what="softmax(X)")
+    assert "has shape (3, 4), expected (4, 3)" in msg and "transposed" in msg
+
+
+def test_shape_scalar_instead_of_vector():
+    msg = message(assert_same_shape, torch.tensor(1.0), (4,), what="cross_entropy(y_hat, y)")
+    assert "has shape (), expected (4,)" in msg and ".mean()" in msg
+
+
+def test_shape_extra_dimension_of_size_one():
+    msg = message(assert_same_shape, torch.zeros(4, 1), (4,), what="cross_entropy(y_hat, y)")
+    assert "extra dimension 1 of size 1" in msg
+
+
+def test_shape_extra_dimension_from_broadcasting():
+    msg = message(assert_same_shape, torch.zeros(4, 4), (4,), what="cross_entropy(y_hat, y)")
+    assert "extra dimension" in msg and "broadcasting" in msg
+
+
+def test_shape_custom_hint_replaces_generic():
+    msg = message(assert_same_shape, torch.zeros(4, 4), (4,), what="f(x)", hint="use y_hat[range(n), y]")
+    assert msg == "f(x) has shape (4, 4), expected (4,): use y_hat[range(n), y]"
+
+
+def test_shape_hint_cases():
+    assert shape_hint((4, 3), (4, 3)) == ""
+    assert "reshape" in shape_hint((2, 6), (4, 3))
+    assert "dimension 0 has size 5 instead of 4" in shape_hint((5, 3), (4, 3))
+    assert "keepdim=True" in shape_hint((4,), (4, 1))
+
+
+# ----------------------------------------------------------------------------- dtype and device
+
+
+def test_dtype_float64_instead_of_float32(expected):
+    msg = message(assert_tensor_close, expected, expected, what="softmax(X)", dtype=torch.float32)
+    assert "softmax(X) has dtype torch.float64, expected torch.float32" in msg and "dtype" in msg
+
+
+def test_dtype_integer_result():
+    msg = message(assert_dtype, torch.zeros(3, dtype=torch.int64), torch.float32, what="f(x)")
+    assert "has dtype torch.int64, expected torch.float32" in msg and "integer" in msg
+
+
+def test_device_cuda_index_matches_plain_cuda(expected):
+    actual = from_child(expected.float(), "cuda:0")
+    assert_tensor_close(actual, expected, what="softmax(X)", device="cuda")
+    assert_tensor_close(actual, expected, what="softmax(X)", device="cuda:0")
+    assert_device(from_child(expected.float(), "cuda"), "cuda:0")
+
+
+def test_device_mismatch(expected):
+    msg = message(assert_tensor_close, from_child(expected.float(), "cpu"), expected, what="softmax(X)",
+                  device="cuda")
+    assert "softmax(X) is on device cpu, expected cuda" in msg and "X.device" in msg
+    msg = message(assert_device, from_child(expected.float(), "cuda:1"), "cuda:0", what="softmax(X)")
+    assert "on device cuda:1, expected cuda:0" in msg
+
+
+def test_device_of_a_plain_cpu_tensor():
+    assert_device(torch.zeros(2), "cpu")
+
+
+# ----------------------------------------------------------------------------- finiteness
+
+
+def test_nan_reported_at_first_index_with_counts(expected):
+    actual = expected.float().clone()
+    actual[2, 1] = float("nan")
+    actual[3, 0] = float("inf")
+    msg = message(assert_tensor_close, actual, expected, what="softmax(X)")
+    assert msg.startswith("softmax(X) contains NaN at index (2, 1) (1 NaN and 1 infinite entry out of 12)")
+    assert "exp overflow" in msg
+
+
+def test_inf_first(expected):
+    actual = expected.float().clone()
+    actual[0, 2] = -float("inf")
+    msg = message(assert_tensor_close, actual, expected, what="softmax(X)")
+    assert "contains -inf at index (0, 2)" in msg
+
+
+def test_finite_hint_replaces_default(expected):
+    actual = expected.float().clone()
+    actual[1, 1] = float("nan")
+    msg = message(assert_tensor_close, actual, expected, what="softmax(X)",
+                  finite_hint="on large inputs this usually means exp overflowed")
+    assert msg.endswith(": on large inputs this usually means exp overflowed")
+
+
+def test_nan_where_expected_is_nan_is_accepted():
+    e = torch.tensor([1.0, float("nan"), float("inf")], dtype=torch.float64)
+    assert_tensor_close(e.float(), e, what="f(x)")
+
+
+def test_check_finite_off_still_compares_values():
+    e = torch.tensor([1.0, 2.0], dtype=torch.float64)
+    msg = message(assert_tensor_close, torch.tensor([1.0, float("nan")]), e, what="f(x)", check_finite=False)
+    assert "differs at index (1,): got nan, expected 2.0" in msg
+
+
+def test_assert_finite_alone():
+    assert_finite(torch.ones(3), what="x")
+    assert_finite(torch.arange(3), what="integers are always finite")
+    msg = message(assert_finite, torch.tensor([0.0, float("nan")]), what="loss", hint="0 * log(0) is NaN")
+    assert msg == "loss contains NaN at index (1,) (1 NaN and 0 infinite entries out of 2): 0 * log(0) is NaN"
+
+
+# ----------------------------------------------------------------------------- values
+
+
+def test_value_message_names_index_got_expected_and_tolerances(expected):
+    actual = expected.float().clone()
+    actual[1, 2] += 0.05
+    msg = message(assert_tensor_close, actual, expected, what="softmax(X)")
+    got, exp = fmt_number(actual[1, 2].item()), fmt_number(expected[1, 2].item())
+    assert msg.startswith(f"softmax(X) differs at index (1, 2): got {got}, expected {exp}")
+    assert "max abs error 0.05" in msg and "1 of 12 entries differ" in msg
+    assert "rtol 1e-05, atol 1e-06" in msg
+
+
+def test_float32_against_float64_within_tolerance(expected):
+    assert_tensor_close(expected.float(), expected, what="softmax(X)", dtype=torch.float32)
+
+
+def test_tolerances_are_respected():
+    e = torch.tensor([1.0, 100.0], dtype=torch.float64)
+    assert_values_close(e * (1 + 5e-6), e)
+    message(assert_values_close, e * (1 + 5e-5), e)
+    assert_values_close(e * (1 + 5e-5), e, rtol=1e-4)
+    assert_values_close(torch.tensor([5e-7]), torch.tensor([0.0]))
+    message(assert_values_close, torch.tensor([5e-6]), torch.tensor([0.0]))
+
+
+def test_sign_flip_hint(expected):
+    msg = message(assert_tensor_close, -expected, expected, what="loss")
+    assert "opposite sign" in msg
+
+
+def test_constant_factor_hint(expected):
+    msg = message(assert_tensor_close, 4 * expected, expected, what="grad")
+    assert "about 4.0 times the expected value" in msg
+
+
+def test_transpose_hint():
+    e = torch.arange(25, dtype=torch.float64).reshape(5, 5)
+    msg = message(assert_tensor_close, e.T.contiguous(), e, what="g")
+    assert "transposed" in msg
+
+
+def test_no_factor_hint_for_a_single_value():
+    msg = message(assert_tensor_close, torch.tensor(1.0), torch.tensor(1.5, dtype=torch.float64), what="loss")
+    assert msg == "loss differs: got 1.0, expected 1.5 (max abs error 0.5; rtol 1e-05, atol 1e-06)"
+
+
+def test_custom_hint_replaces_generic_only_for_values(expected):
+    msg = message(assert_tensor_close, 4 * expected, expected, what="grad", hint=lambda a: "divide by n")
+    assert msg.endswith(": divide by n") and "times" not in msg
+    # An empty custom hint falls back to the generic one.
+    msg = message(assert_tensor_close, 4 * expected, expected, what="grad", hint=lambda a: "")
+    assert "about 4.0 times" in msg
+    # Shape problems keep their own hint.
+    msg = message(assert_tensor_close, torch.zeros(4), expected, what="grad", hint=lambda a: "divide by n")
+    assert "divide by n" not in msg
+
+
+def test_message_stays_short_for_huge_tensors():
+    e = torch.zeros(1000, 1000, dtype=torch.float64)
+    a = torch.full((1000, 1000), 0.5)
+    msg = message(assert_tensor_close, a, e, what="f(X)")
+    assert len(msg) < 400 and "1000000 of 1000000 entries differ" in msg
+
+
+def test_zero_d_tensors_and_empty_tensors():
+    assert_tensor_close(torch.tensor(2.0), torch.tensor(2.0, dtype=torch.float64), what="x")
+    assert_tensor_close(torch.zeros(0, 3), torch.zeros(0, 3, dtype=torch.float64), what="x")
+
+
+def test_expected_may_be_a_python_list():
+    assert_tensor_close(torch.tensor([1.0, 2.0]), [1.0, 2.0], what="x")
+
+
+def test_first_mismatch():
+    e = torch.tensor([[1.0, 2.0], [3.0, 4.0]], dtype=torch.float64)
+    assert first_mismatch(e.float(), e) is None
+    a = e.clone()
+    a[1, 0] = 3.5
+    a[1, 1] = 5.0
+    m = first_mismatch(a, e)
+    assert m["index"] == (1, 0) and m["got"] == 3.5 and m["expected"] == 3.0
+    assert m["count"] == 2 and m["max_abs_error"] == 1.0 and m["max_index"] == (1, 1)
+
+
+def test_fmt_number_shows_enough_digits_to_differ():
+    assert fmt_number(0.25) == "0.25"
+    assert fmt_number(3) == "3.0"
+    assert fmt_number(0.2500001, 0.25) != fmt_number(0.25, 0.2500001)
+    assert fmt_number(float("nan")) == "nan"
+
+
+# ----------------------------------------------------------------------------- Python scalars
+
+
+def test_scalar_tensor_instead_of_float():
+    msg = message(assert_scalar_close, torch.tensor(0.75), 0.75, what="accuracy(y_hat, y)")
+    assert msg.startswith("accuracy(y_hat, y) returned a torch.Tensor of shape () and dtype torch.float32, "
+                          "expected a Python float")
+    assert "float(...) or .item()" in msg
+
+
+def test_scalar_int_and_bool_are_not_floats():
+    assert "returned an int (1), expected a Python float" in message(assert_scalar_close, 1, 1.0,
+                                                                     what="accuracy(y_hat, y)")
+    assert "returned a bool (True)" in message(assert_scalar_close, True, 1.0, what="accuracy(y_hat, y)")
+
+
+def test_scalar_value_mismatch_and_pass():
+    msg = message(assert_scalar_close, 0.5, 0.75, what="accuracy(y_hat, y)")
+    assert msg == "accuracy(y_hat, y) is 0.5, expected 0.75 (rtol 1e-05, atol 1e-06)"
+    assert_scalar_close(0.75, 0.75, what="accuracy(y_hat, y)")
+    assert_scalar_close(3, 3.0, what="n", kind=int)
+    assert_scalar_close(2.0, 2, what="x", kind=(int, float))
+
+
+def test_scalar_nan():
+    msg = message(assert_scalar_close, float("nan"), 0.5, what="perplexity(l)")
+    assert "is nan, expected the finite value 0.5" in msg
