@@ -1,0 +1,389 @@
+"""Driving nbgrader in-process: generate_assignment, autograde, generate_feedback, export.
+
+Every call loads the course's ``nbgrader_config.py`` (traitlets' ``PyFileConfigLoader``) and runs
+nbgrader's own converters through ``NbGraderAPI``, with nbgrader's log captured (not printed):
+it comes back as the error text when something fails.
+
+Autograding never runs student code (the course's config puts the kit's
+:class:`~autograder.scorer.SandboxScorer` in place of ``Execute``), and it is done one student at a
+time, so a notebook that makes nbgrader fail costs that student only.  When nbgrader refuses a
+student's submission (no ``<assignment>.ipynb``, a file that is not a notebook, nbgrader metadata
+it cannot validate, links), the student is graded on a *placeholder*: the release notebook (with
+the student's answer cells copied in when they can be read) is autograded from a private folder
+instead of ``submitted/``.  The scorer still reads the student's real file, so the grade is what
+the kit makes of it (zero for an unreadable notebook) and every grade cell says why; nbgrader
+records it in the gradebook, the autograded notebook and the feedback as usual.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import os
+import re
+import shutil
+import sys
+import warnings
+from contextlib import contextmanager
+from pathlib import Path
+
+from autograder import scorer
+from autograder.notebook import NotebookError, d2l_meta, load_assignment, read_notebook
+from autograder.paths import CoursePaths, KitPaths
+
+PLACEHOLDER_DIR = ".d2l_placeholders"   # in the course root, next to submitted/
+_GLOB_CHARS = set("*?[]")
+
+_nbgrader_log = logging.getLogger("autograder.nbgrader.quiet")
+_nbgrader_log.propagate = False        # nbgrader's chatter goes to capture_log's buffer only
+_nbgrader_log.addHandler(logging.NullHandler())
+_nbgrader_log.setLevel(logging.INFO)
+
+
+class NbgraderError(RuntimeError):
+    """An nbgrader step failed; the message holds nbgrader's log and traceback."""
+
+
+# --------------------------------------------------------------------------------------------
+# Configuration and the API object
+# --------------------------------------------------------------------------------------------
+
+def load_config(course: CoursePaths):
+    """The course's nbgrader configuration (``nbgrader_config.py``) as a traitlets Config."""
+    from traitlets.config.loader import PyFileConfigLoader
+    if not course.config_file.is_file():
+        raise NbgraderError(f"{course.config_file} does not exist: build the course first")
+    return PyFileConfigLoader(course.config_file.name, path=str(course.root)).load_config()
+
+
+_ALEMBIC_HEAD: list[str] = []
+_NBGRADER_GET_ALEMBIC_VERSION: list = []
+
+
+def _alembic_head() -> str:
+    """nbgrader's gradebook schema revision, read in-process once and remembered.
+
+    A new gradebook is stamped with it, and nbgrader finds it by running ``alembic heads`` as a
+    subprocess: about 3 s, and a failure when the venv's ``bin/`` is not on PATH (its python
+    called by full path).  Installed in place of ``nbgrader.api.get_alembic_version``.
+    """
+    if not _ALEMBIC_HEAD:
+        try:
+            from alembic.config import Config as AlembicConfig
+            from alembic.script import ScriptDirectory
+            from nbgrader.dbutil import ALEMBIC_DIR
+            cfg = AlembicConfig()
+            cfg.set_main_option("script_location", ALEMBIC_DIR)
+            head = ScriptDirectory.from_config(cfg).get_current_head()
+        except Exception:  # an alembic this code does not know: nbgrader's way, PATH fixed
+            bindir = Path(sys.executable).parent
+            if not shutil.which("alembic") and (bindir / "alembic").exists():
+                os.environ["PATH"] = f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}"
+            head = _NBGRADER_GET_ALEMBIC_VERSION[0]()
+        _ALEMBIC_HEAD.append(head)
+    return _ALEMBIC_HEAD[0]
+
+
+def _patch_nbgrader() -> None:
+    import nbgrader.api
+    if nbgrader.api.get_alembic_version is not _alembic_head:
+        _NBGRADER_GET_ALEMBIC_VERSION[:] = [nbgrader.api.get_alembic_version]
+        nbgrader.api.get_alembic_version = _alembic_head
+
+
+@contextmanager
+def nbgrader_api(course: CoursePaths):
+    """An ``NbGraderAPI`` on ``course`` whose log is captured, never printed."""
+    from nbgrader.apps import NbGraderAPI
+    from traitlets.log import get_logger
+    _patch_nbgrader()
+    config = load_config(course)
+    config.NbGraderAPI.log_level = logging.INFO
+    tl = get_logger()
+    level = tl.level
+    old_cwd = os.getcwd()
+    try:
+        with warnings.catch_warnings():
+            # SQLAlchemy's "not in session" warnings on every new submission, nbformat's
+            # missing-id warnings on cells nbgrader restores: nbgrader's, and harmless
+            warnings.simplefilter("ignore")
+            api = NbGraderAPI(config=config, log=_nbgrader_log)
+            yield api
+    finally:
+        tl.setLevel(level)           # NbGraderAPI sets traitlets' global logger level
+        os.chdir(old_cwd)
+
+
+def _failure_text(result: dict) -> str:
+    parts = [result.get("error") or "", result.get("log") or ""]
+    return "\n".join(p for p in parts if p).strip() or "nbgrader failed without a message"
+
+
+# --------------------------------------------------------------------------------------------
+# generate_assignment
+# --------------------------------------------------------------------------------------------
+
+def generate_assignment(course: CoursePaths, assignment: str) -> Path:
+    """``nbgrader generate_assignment`` (force, create); returns the release notebook."""
+    with nbgrader_api(course) as api:
+        result = api.generate_assignment(assignment, force=True, create=True)
+    notebook = course.release(assignment) / f"{assignment}.ipynb"
+    if not result["success"] or not notebook.is_file():
+        raise NbgraderError(f"generate_assignment {assignment} failed:\n{_failure_text(result)}")
+    return notebook
+
+
+# --------------------------------------------------------------------------------------------
+# Submissions
+# --------------------------------------------------------------------------------------------
+
+def list_submissions(course: CoursePaths, assignment: str) -> dict[str, list[Path]]:
+    """``{student: [files]}`` for every ``submitted/<student>/<assignment>/`` (files sorted,
+    recursive, ``timestamp.txt`` included)."""
+    out: dict[str, list[Path]] = {}
+    base = course.root / "submitted"
+    if not base.is_dir():
+        return out
+    for student_dir in sorted(base.iterdir()):
+        folder = student_dir / assignment
+        if student_dir.is_dir() and folder.is_dir():
+            if student_dir.is_symlink() or folder.is_symlink():
+                out[student_dir.name] = [folder]  # a link: listed, never followed
+            else:
+                out[student_dir.name] = sorted(p for p in folder.rglob("*")
+                                               if not p.is_dir() or p.is_symlink())
+    return out
+
+
+def _refusal_reason(course: CoursePaths, assignment: str, student: str) -> str | None:
+    """Why nbgrader must not be given this submission folder as it is (None: it may)."""
+    folder = course.submitted(student, assignment)
+    link = scorer.linked_part(course, student, assignment)
+    if link is not None and link != f"{assignment}.ipynb":
+        return f"{link} is a link, which is not accepted"
+    links = [p for p in folder.rglob("*") if p.is_symlink()]
+    if links:
+        # nbgrader copies a submission's other files into autograded/ and feedback/, following
+        # links: a link to a file of the grader would be handed back to the student.
+        names = ", ".join(str(p.relative_to(folder)) for p in links[:5])
+        return f"your submission contains links ({names}), which are not accepted"
+    return None
+
+
+# --------------------------------------------------------------------------------------------
+# Placeholders
+# --------------------------------------------------------------------------------------------
+
+def placeholder_notebook(course: CoursePaths, kit: KitPaths, assignment: str, student: str,
+                         reason: str) -> dict:
+    """The release notebook, with the student's answer cells copied in (the very cells the kit
+    grades), and a first cell that says why the student's own notebook is not shown."""
+    release = course.release(assignment) / f"{assignment}.ipynb"
+    nb = copy.deepcopy(read_notebook(release))
+    # load_submission never reads through a link and never executes anything
+    answers = scorer.load_submission(course, load_assignment(kit, assignment), student).exercise_cells
+    for cell in nb["cells"]:
+        function = d2l_meta(cell).get("function")
+        if d2l_meta(cell).get("role") == "exercise" and function in answers:
+            cell["source"] = answers[function]
+    note = ("**The grader could not use your notebook as it was submitted.** "
+            f"Reason: {reason}.\n\nBelow is a fresh copy of the assignment"
+            + (" with your answer cells copied in" if answers else "")
+            + "; the grade of each exercise is shown under its self-check cell.")
+    nb["cells"].insert(0, {"cell_type": "markdown", "id": "d2l-placeholder-note",
+                           "metadata": {"d2l": {"role": "text"}}, "source": note})
+    return nb
+
+
+def _write_placeholder(course: CoursePaths, kit: KitPaths, assignment: str, student: str,
+                       reason: str) -> Path:
+    from nbgrader.utils import parse_utc
+    folder = course.root / PLACEHOLDER_DIR / student / assignment
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    nb = placeholder_notebook(course, kit, assignment, student, reason)
+    (folder / f"{assignment}.ipynb").write_text(json.dumps(nb, indent=1, ensure_ascii=False))
+    stamp = course.submitted(student, assignment) / "timestamp.txt"
+    try:
+        text = stamp.read_text().strip() if stamp.is_file() and not stamp.is_symlink() else ""
+        if text:
+            parse_utc(text)
+            (folder / "timestamp.txt").write_text(text)
+    except (ValueError, OSError, UnicodeDecodeError):
+        pass
+    return folder
+
+
+def nbgrader_cause(text: str) -> str:
+    """The exception line of the last traceback in nbgrader's captured log/error text."""
+    lines = text.splitlines()
+    starts = [i for i, line in enumerate(lines) if "Traceback (most recent call last):" in line]
+    for start in reversed(starts):
+        block = []
+        for line in lines[start + 1:]:
+            if line.startswith("[") and not line.startswith("[ "):
+                break  # the next log record
+            block.append(line)
+        tail = [line.strip() for line in block if line.strip() and not line.strip().startswith(
+            ("File ", "^", "~")) and not set(line.strip()) <= set("^~ ")]
+        # the exception line is the last one that is not source code shown under a File line
+        excs = [line for line in tail if re.match(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt)\b", line)
+                or re.match(r"^[A-Za-z_][\w.]*: ", line)]
+        if excs:
+            return excs[-1][:300]
+    return "unknown error"
+
+
+def _short_reason(course: CoursePaths, assignment: str, student: str, nbgrader_error: str) -> str:
+    from nbgrader.utils import parse_utc
+    path = scorer.submitted_notebook(course, student, assignment)
+    stamp = path.parent / "timestamp.txt"
+    if stamp.is_file():
+        try:
+            if stamp.read_text().strip():
+                parse_utc(stamp.read_text().strip())
+        except (ValueError, OSError, UnicodeDecodeError):
+            return "its timestamp.txt does not hold a valid time"
+    if not path.is_file():
+        return f"it has no {path.name}"
+    try:
+        read_notebook(path)
+    except NotebookError as exc:
+        return str(exc)
+    return ("its format or grading metadata is damaged (a duplicated or pasted cell, or cell metadata "
+            f"edited or removed), and nbgrader could not process it: {nbgrader_cause(nbgrader_error)}")
+
+
+# --------------------------------------------------------------------------------------------
+# autograde / generate_feedback / export
+# --------------------------------------------------------------------------------------------
+
+def _valid_student_id(student: str) -> bool:
+    return bool(student) and not (_GLOB_CHARS & set(student)) and "/" not in student \
+        and student not in (".", "..")
+
+
+def kit_of(course: CoursePaths) -> KitPaths:
+    """The kit a course was built from (``SandboxScorer.kit_root`` in its config)."""
+    root = load_config(course).SandboxScorer.kit_root
+    return KitPaths(root if isinstance(root, str) and root else None)
+
+
+def autograde(course: CoursePaths, assignment: str, students=None, *,
+              kit: KitPaths | None = None) -> dict[str, tuple[bool, str]]:
+    """Record grades for ``students`` (default: all who submitted) with nbgrader's autograde
+    (force, create), one student at a time: ``{student: (success, error_text)}``.
+
+    ``success`` is True when the student has grades in the gradebook (the message then says
+    when a placeholder had to be used); False when nbgrader could not record any (the text has
+    nbgrader's log and traceback).  The scores themselves come from the kit's scorer: fill its
+    cache first (:func:`grade_and_record` does) or it grades each notebook as it comes.
+    """
+    if students is None:
+        students = list(list_submissions(course, assignment))
+    out: dict[str, tuple[bool, str]] = {}
+    if not students:
+        return out
+    kit = kit or kit_of(course)
+    with nbgrader_api(course) as api:
+        for student in students:
+            out[student] = _autograde_one(api, course, kit, assignment, student)
+    return out
+
+
+def _autograde_one(api, course: CoursePaths, kit: KitPaths, assignment: str,
+                   student: str) -> tuple[bool, str]:
+    from nbgrader.utils import temp_attrs
+    if not _valid_student_id(student):
+        return False, f"student id {student!r} has characters nbgrader cannot handle (* ? [ ] /)"
+    if not course.submitted(student, assignment).is_dir():
+        return False, f"no submission folder {course.submitted(student, assignment)}"
+    key = (assignment, student)
+    scorer.KIT_FAILURES.pop(key, None)
+    reason = _refusal_reason(course, assignment, student)
+    first_error = ""
+    if reason is None:
+        result = api.autograde(assignment, student, force=True, create=True)
+        if result["success"]:
+            return True, ""
+        first_error = _failure_text(result)
+        if key in scorer.KIT_FAILURES:
+            return False, scorer.KIT_FAILURES[key] + "\n" + first_error
+        reason = _short_reason(course, assignment, student, first_error)
+    # nbgrader refused the submission: grade a placeholder instead
+    folder = _write_placeholder(course, kit, assignment, student, reason)
+    scorer.set_placeholder(assignment, student, reason)
+    try:
+        with temp_attrs(api.coursedir, submitted_directory=PLACEHOLDER_DIR):
+            result = api.autograde(assignment, student, force=True, create=True)
+    finally:
+        scorer.set_placeholder(assignment, student, None)
+        shutil.rmtree(folder.parent, ignore_errors=True)
+        try:
+            (course.root / PLACEHOLDER_DIR).rmdir()
+        except OSError:
+            pass
+    if result["success"]:
+        return True, f"graded on a placeholder: {reason}" + (
+            f"\n--- nbgrader's error on the submitted notebook ---\n{first_error}" if first_error else "")
+    return False, (f"nbgrader failed on the submitted notebook and on the placeholder ({reason}):\n"
+                   + (scorer.KIT_FAILURES.get(key, "") + "\n" if key in scorer.KIT_FAILURES else "")
+                   + _failure_text(result))
+
+
+def grade_and_record(course: CoursePaths, assignment: str, students=None, *,
+                     kit: KitPaths | None = None, grade=None) -> tuple[dict, dict]:
+    """Grade every submission in one sandboxed batch, then record them with nbgrader.
+
+    ``grade(spec, {student: Submission}, kit, hide=[...])`` defaults to
+    :func:`autograder.grading.grade_submissions`.  Returns ``(results, recorded)``:
+    ``{student: {exercise: {...}}}`` and :func:`autograde`'s ``{student: (success, error)}``.
+    """
+    kit = kit or kit_of(course)
+    if grade is None:
+        from autograder.grading import grade_submissions as grade
+    if students is None:
+        students = list(list_submissions(course, assignment))
+    spec = load_assignment(kit, assignment)
+    subs = {s: scorer.load_submission(course, spec, s) for s in students if _valid_student_id(s)}
+    results = grade(spec, subs, kit, hide=[course.root]) if subs else {}
+    for student, sub in subs.items():
+        scorer.remember(assignment, student, sub.fingerprint, results[student])
+    return results, autograde(course, assignment, students, kit=kit)
+
+
+def generate_feedback(course: CoursePaths, assignment: str, students=None) -> dict[str, tuple[bool, str]]:
+    """``nbgrader generate_feedback`` (force) per student (default: every autograded one):
+    ``{student: (success, error_text)}``; the HTML lands in ``feedback/<student>/<assignment>/``."""
+    if students is None:
+        base = course.root / "autograded"
+        students = sorted(p.name for p in base.iterdir() if (p / assignment).is_dir()) \
+            if base.is_dir() else []
+    out = {}
+    with nbgrader_api(course) as api:
+        for student in students:
+            if not _valid_student_id(student):
+                out[student] = (False, f"student id {student!r} has characters nbgrader cannot handle")
+                continue
+            result = api.generate_feedback(assignment, student, force=True)
+            html = course.feedback(student, assignment) / f"{assignment}.html"
+            ok = result["success"] and html.is_file()
+            out[student] = (ok, "" if ok else _failure_text(result))
+    return out
+
+
+def export_csv(course: CoursePaths, path=None) -> Path:
+    """nbgrader's CSV export of the whole gradebook (default: ``exports/grades.csv``)."""
+    from nbgrader.api import Gradebook
+    from nbgrader.plugins import CsvExportPlugin
+    path = Path(path) if path else course.exports / "grades.csv"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    config = load_config(course)
+    with nbgrader_api(course) as api:
+        plugin = CsvExportPlugin(config=config, log=_nbgrader_log)
+        plugin.to = str(path.resolve())
+        with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gb:
+            plugin.export(gb)
+    return path

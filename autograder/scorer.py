@@ -1,0 +1,290 @@
+"""The kit's scorer inside nbgrader's autograde pipeline.
+
+``SandboxScorer`` takes the place of nbgrader's ``Execute`` (see the course's
+``nbgrader_config.py``).  It runs nothing from the notebook.  For the notebook nbgrader is
+autograding it
+
+1. reads what the student submitted, ``submitted/<student>/<assignment>/<notebook>.ipynb``, as
+   JSON only, and builds a :class:`~autograder.notebook.Submission` from it (the same function
+   and the same file the batch grader uses, so their fingerprints agree);
+2. takes the per-exercise results from the module-level cache that a batch run fills
+   (:func:`remember`), keyed by (assignment, student, fingerprint); on a miss it grades this one
+   submission with :func:`autograder.grading.grade_submissions` (sandboxed, hidden suite);
+3. writes every grade (self-check) cell's outputs the way ``nbgrader.utils.determine_grade``
+   reads them (DESIGN §7): a stdout report plus an ``execute_result`` holding the score as a
+   float (partial credit, never above the cell's points), or, for a zero, a single ``error``
+   output that carries the report.  No grade cell is left without output.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from pathlib import Path
+
+from nbformat.v4 import new_output
+from traitlets import Unicode
+
+from nbgrader.preprocessors import NbGraderPreprocessor
+
+from autograder.notebook import (AssignmentSpec, NotebookError, Submission, cell_source, d2l_meta,
+                                 grade_id, load_assignment, read_notebook, submission_from_notebook,
+                                 submission_from_problem)
+from autograder.paths import CoursePaths, KitPaths
+
+PASS_MARK, FAIL_MARK = "✓", "✗"
+
+_lock = threading.Lock()
+_RESULTS: dict[tuple[str, str, str], dict] = {}
+# (assignment, student) -> why the notebook nbgrader sees is a placeholder (set by the driver)
+_PLACEHOLDERS: dict[tuple[str, str], str] = {}
+# (assignment, student) -> the kit's own failure (never the student's fault), read by the driver
+KIT_FAILURES: dict[tuple[str, str], str] = {}
+
+
+class ScorerError(RuntimeError):
+    """The kit could not score a submission (a broken hidden suite, say): not the student's fault."""
+
+
+# --------------------------------------------------------------------------------------------
+# The results cache (filled by a batch run before nbgrader records the grades)
+# --------------------------------------------------------------------------------------------
+
+def remember(assignment: str, student: str, fingerprint: str, result: dict) -> None:
+    """Store one student's per-exercise results for the scorer to find."""
+    with _lock:
+        _RESULTS[(assignment, student, fingerprint)] = result
+
+
+def cached(assignment: str, student: str, fingerprint: str) -> dict | None:
+    with _lock:
+        return _RESULTS.get((assignment, student, fingerprint))
+
+
+def clear_cache() -> None:
+    with _lock:
+        _RESULTS.clear()
+        _PLACEHOLDERS.clear()
+        KIT_FAILURES.clear()
+
+
+def set_placeholder(assignment: str, student: str, reason: str | None) -> None:
+    """Mark (or, with ``None``, unmark) a student's autograde as running on a placeholder."""
+    with _lock:
+        if reason is None:
+            _PLACEHOLDERS.pop((assignment, student), None)
+        else:
+            _PLACEHOLDERS[(assignment, student)] = reason
+
+
+# --------------------------------------------------------------------------------------------
+# What the student submitted
+# --------------------------------------------------------------------------------------------
+
+def submitted_notebook(course: CoursePaths, student: str, assignment: str,
+                       notebook: str | None = None) -> Path:
+    return course.submitted(student, assignment) / f"{notebook or assignment}.ipynb"
+
+
+def linked_part(course: CoursePaths, student: str, assignment: str,
+                notebook: str | None = None) -> str | None:
+    """The name of the first link on the way to a student's notebook (None: no link)."""
+    path = submitted_notebook(course, student, assignment, notebook)
+    for p in (path.parent.parent, path.parent, path):
+        if p.is_symlink():
+            return p.name
+    return None
+
+
+def load_submission(course: CoursePaths, spec: AssignmentSpec, student: str,
+                    notebook: str | None = None) -> Submission:
+    """The Submission of ``student`` for ``spec``, from the file they submitted (JSON only).
+
+    An absent or unreadable notebook gives a submission with nothing to run and the reason as
+    its problem; grading it gives zero everywhere with that message.
+    """
+    path = submitted_notebook(course, student, spec.name, notebook)
+    folder = path.parent
+    link = linked_part(course, student, spec.name, notebook)
+    if link is not None:
+        return submission_from_problem(spec, student, f"{link} in your submission is a link, not a "
+                                       "file or folder; nothing was graded")
+    if not path.is_file():
+        try:
+            others = sorted(p.name for p in folder.iterdir())
+        except OSError:
+            others = []
+        if others:
+            message = (f"your submission has no {path.name} (it holds: {', '.join(others[:10])}"
+                       f"{', ...' if len(others) > 10 else ''}); nothing was graded")
+        else:
+            message = f"your submission has no {path.name}; nothing was graded"
+        return submission_from_problem(spec, student, message)
+    try:
+        nb = read_notebook(path)
+    except NotebookError as exc:
+        return submission_from_problem(spec, student, f"{exc}; nothing was graded")
+    return submission_from_notebook(nb, spec, student)
+
+
+def _selfcheck_notes(course: CoursePaths, spec: AssignmentSpec, student: str, notebook: str) -> list[str]:
+    """Notes on self-check cells the student deleted or edited (neither changes the grade)."""
+    path = submitted_notebook(course, student, spec.name, notebook)
+    try:
+        nb = read_notebook(path)
+    except NotebookError:
+        return []
+    raw = {grade_id(c): cell_source(c) for c in nb["cells"]
+           if isinstance(c, dict) and grade_id(c)}
+    notes = []
+    for cell in spec.notebook["cells"]:
+        if d2l_meta(cell).get("role") != "selfcheck":
+            continue
+        gid, function = grade_id(cell), d2l_meta(cell).get("function")
+        if gid not in raw:
+            notes.append(f"the self-check cell of {function} was missing from your notebook (or "
+                         "lost its metadata); it was put back. This does not change the grade.")
+        elif raw[gid].strip() != cell_source(cell).strip():
+            notes.append(f"your changes to the self-check cell of {function} were discarded. "
+                         "This does not change the grade.")
+    return notes
+
+
+# --------------------------------------------------------------------------------------------
+# Writing grade cells
+# --------------------------------------------------------------------------------------------
+
+def _fmt(x: float) -> str:
+    return f"{x:g}"
+
+
+def _indent(text: str, prefix: str) -> str:
+    return ("\n" + prefix).join(text.splitlines() or [""])
+
+
+def report_lines(function: str, entry: dict | None, score: float, points: float,
+                 notes: list[str]) -> list[str]:
+    """The per-test report of one exercise, as the student sees it."""
+    lines = [f"{function}: {_fmt(score)} / {_fmt(points)} points"]
+    tests = (entry or {}).get("tests", [])
+    for t in tests:
+        mark = PASS_MARK if t.get("passed") else FAIL_MARK
+        line = f"  {mark} {t.get('name', '?')} ({_fmt(float(t.get('points', 0)))}/{_fmt(float(t.get('max_points', 0)))})"
+        if not t.get("passed") and t.get("message"):
+            line += ": " + _indent(str(t["message"]), "      ")
+        lines.append(line)
+    if not tests:
+        lines.append(f"  {FAIL_MARK} not graded: no test result for {function}")
+    if notes:
+        lines.append("Notes:")
+        lines += ["  - " + _indent(n, "    ") for n in notes]
+    return lines
+
+
+def cell_score(entry: dict | None, points: float) -> float:
+    """The exercise's score scaled to the cell's points; never below 0 or above ``points``."""
+    if not entry or points <= 0:
+        return 0.0
+    score, max_score = float(entry.get("score", 0.0)), float(entry.get("max_score", 0.0))
+    if max_score <= 0:
+        return 0.0
+    value = score if max_score == points else points * score / max_score
+    return max(0.0, min(points, round(value, 6)))
+
+
+def grade_cell_outputs(function: str, entry: dict | None, points: float, notes: list[str]) -> list:
+    """nbformat outputs that make nbgrader record ``cell_score(entry, points)`` with a report."""
+    score = cell_score(entry, points)
+    lines = report_lines(function, entry, score, points, notes)
+    if score == 0 and points > 0:
+        failed = [t for t in (entry or {}).get("tests", []) if not t.get("passed") and t.get("message")]
+        first = failed[0]["message"] if failed else (notes[0] if notes else f"no test of {function} passed")
+        return [new_output("error", ename="Failed", evalue=str(first).splitlines()[0] if str(first) else "",
+                           traceback=lines)]
+    return [new_output("stream", name="stdout", text="\n".join(lines) + "\n"),
+            new_output("execute_result", data={"text/plain": repr(float(score))}, execution_count=None)]
+
+
+# --------------------------------------------------------------------------------------------
+# The preprocessor
+# --------------------------------------------------------------------------------------------
+
+class SandboxScorer(NbGraderPreprocessor):
+    """Scores a notebook with the kit's sandboxed hidden tests; see the module docstring."""
+
+    kit_root = Unicode("", help="Root of the d2l-autograder repository (assignments/, "
+                       "solutions/, grader_tests/); default: where the package lives.").tag(config=True)
+    course_root = Unicode("", help="The nbgrader course directory; default: "
+                          "CourseDirectory.root, else the working directory.").tag(config=True)
+
+    _specs: dict = {}
+
+    def _course(self) -> CoursePaths:
+        root = self.course_root
+        if not root:
+            try:
+                root = self.config.CourseDirectory.root
+            except AttributeError:
+                root = ""
+        return CoursePaths(root or Path.cwd())
+
+    def _spec(self, kit: KitPaths, assignment: str) -> AssignmentSpec:
+        path = kit.assignment_notebook(assignment)
+        key = (str(path), path.stat().st_mtime_ns if path.exists() else None)
+        if key not in SandboxScorer._specs:
+            SandboxScorer._specs[key] = load_assignment(kit, assignment)
+        return SandboxScorer._specs[key]
+
+    def _grade_now(self, spec, submission, kit, course) -> dict:
+        from autograder.grading import grade_submissions
+        results = grade_submissions(spec, {submission.key: submission}, kit, hide=[course.root])
+        return results[submission.key]
+
+    def preprocess(self, nb, resources):
+        info = resources["nbgrader"]
+        student, assignment, notebook = info["student"], info["assignment"], info["notebook"]
+        kit = KitPaths(self.kit_root or None)
+        course = self._course()
+        try:
+            spec = self._spec(kit, assignment)
+            submission = load_submission(course, spec, student, notebook)
+            result = cached(assignment, student, submission.fingerprint)
+            if result is None:
+                result = self._grade_now(spec, submission, kit, course)
+                remember(assignment, student, submission.fingerprint, result)
+        except Exception as exc:
+            message = f"the kit could not score {student}/{assignment}: {type(exc).__name__}: {exc}"
+            with _lock:
+                KIT_FAILURES[(assignment, student)] = message
+            raise ScorerError(message) from exc
+
+        notes = list(submission.problems)
+        with _lock:
+            placeholder = _PLACEHOLDERS.get((assignment, student))
+        if placeholder:
+            # an unreadable notebook's own problem already says why; otherwise say it here
+            if submission.exercise_cells or not submission.problems:
+                notes.append(f"the grader could not use your notebook as submitted ({placeholder}); "
+                             "a fresh copy of the assignment stands in for it")
+        else:
+            notes += _selfcheck_notes(course, spec, student, notebook)
+
+        functions = {grade_id(c): d2l_meta(c).get("function") for c in spec.notebook["cells"]
+                     if d2l_meta(c).get("role") == "selfcheck"}
+        named = {f: re.compile(rf"\b{re.escape(f)}\b") for f in spec.exercises}
+        for cell in nb.cells:
+            nbg = cell.get("metadata", {}).get("nbgrader", {})
+            if cell.cell_type != "code" or not nbg.get("grade"):
+                continue
+            points = float(nbg.get("points", 0) or 0)
+            function = functions.get(nbg.get("grade_id"))
+            if function is None:
+                cell.outputs = [new_output("error", ename="Failed",
+                                           evalue="this cell is not a graded cell of the assignment",
+                                           traceback=["this cell is not a graded cell of the assignment"])]
+            else:
+                mine = [n for n in notes if (function in named and named[function].search(n))
+                        or not any(r.search(n) for r in named.values())]
+                cell.outputs = grade_cell_outputs(function, result.get(function), points, mine)
+            cell.execution_count = None
+        return nb, resources
