@@ -58,7 +58,7 @@ def exercise_points(spec: AssignmentSpec, kit) -> dict[str, float]:
 
 
 def grade_submissions(spec: AssignmentSpec, submissions: dict[str, Submission], kit, *,
-                      hide: list = (), call_timeout: float = 10.0, budget: float = 120.0,
+                      hide: list = (), call_timeout: float = 5.0, budget: float = 120.0,
                       sandbox: Sandbox | None = None) -> dict:
     """Grade every submission with the hidden suite; ``{key: {exercise: {...}}}``.
 

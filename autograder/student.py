@@ -80,7 +80,7 @@ class SandboxSession:
     """
 
     def __init__(self, sandbox: Sandbox, cells: list[tuple[str, str]], problems: list[str] | None = None,
-                 call_timeout: float = 10.0, budget: float = 120.0, start_timeout: float = 20.0):
+                 call_timeout: float = 5.0, budget: float = 120.0, start_timeout: float = 20.0):
         self.sandbox = sandbox
         self.cells = cells
         self.problems = problems or []

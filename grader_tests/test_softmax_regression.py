@@ -458,6 +458,9 @@ class TestAccuracy:
                 count_hint = (f": {fmt_number(out)} is the number of correct predictions (the book's accuracy "
                               "returns that count); return the fraction, the count divided by the number of rows")
             raise AssertionError(f"{what} is {fmt_number(out)}, expected a fraction in [0, 1]{count_hint}")
+        # A constant (always 0.0, always 1.0) is a float in [0, 1] too: the type's points need the value.
+        expected = reference.accuracy(y_hat.double(), y)
+        assert_scalar_close(out, expected, what=what, rtol=1e-6, atol=1e-9, kind=float)
 
     @pytest.mark.points(3)
     def test_values(self, student, reference, device):

@@ -1,0 +1,91 @@
+"""``d2l-grade``: build a course, grade it, let students check their work, run the demo."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def _cmd_check(args) -> int:
+    from autograder.selfcheck import check_notebook
+    status, lines = check_notebook(args.notebook, verbose=args.verbose)
+    print("\n".join(lines))
+    return status
+
+
+def _cmd_course_build(args) -> int:
+    from autograder.course import build_course
+    from autograder.paths import KitPaths
+    course = build_course(args.dir, KitPaths(), assignments=args.assignment or None)
+    print(f"Built an nbgrader course in {course.root}")
+    print(f"Release with: cd {course.root} && nbgrader generate_assignment ASSIGNMENT")
+    return 0
+
+
+def _cmd_grade(args) -> int:
+    from autograder.course_grading import grade_course, results_table
+    from autograder.paths import KitPaths
+    report = grade_course(args.dir, args.assignment, KitPaths(), students=args.student or None,
+                          feedback=args.feedback, progress=not args.json)
+    if args.json:
+        print(json.dumps(report.results, indent=2, sort_keys=True))
+    else:
+        print(results_table(report.results))
+    for line in report.warnings:
+        print(f"warning: {line}", file=sys.stderr)
+    return 0
+
+
+def _cmd_demo(args) -> int:
+    from autograder.demo import run_demo
+    return run_demo(args.dir)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line interface."""
+    parser = argparse.ArgumentParser(prog="d2l-grade", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    check = sub.add_parser("check", help="run the public self-checks on your notebook")
+    check.add_argument("notebook")
+    check.add_argument("-v", "--verbose", action="store_true", help="one line per check")
+    check.set_defaults(func=_cmd_check)
+
+    course = sub.add_parser("course", help="instructor: manage an nbgrader course")
+    course_sub = course.add_subparsers(dest="course_command", required=True)
+    build = course_sub.add_parser("build", help="create an nbgrader course from the kit")
+    build.add_argument("dir")
+    build.add_argument("--assignment", action="append", help="only these assignments (repeatable)")
+    build.set_defaults(func=_cmd_course_build)
+
+    grade = sub.add_parser("grade", help="instructor: grade submitted/ in a sandbox into the gradebook")
+    grade.add_argument("dir", help="the course directory")
+    grade.add_argument("assignment")
+    grade.add_argument("--student", action="append", help="only these students (repeatable)")
+    grade.add_argument("--json", action="store_true", help="print per-student, per-exercise results as JSON")
+    grade.add_argument("--feedback", action="store_true", help="also generate feedback HTML")
+    grade.set_defaults(func=_cmd_grade)
+
+    demo = sub.add_parser("demo", help="build, release and grade a demo course with sample submissions")
+    demo.add_argument("dir", nargs="?", default=None, help="where to build it (default: a fresh directory)")
+    demo.set_defaults(func=_cmd_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``d2l-grade`` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # noqa: BLE001 - one clear line instead of a traceback
+        from autograder.notebook import NotebookError
+        kind = "error" if isinstance(exc, (NotebookError, FileNotFoundError, ValueError)) else "internal error"
+        print(f"d2l-grade: {kind}: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

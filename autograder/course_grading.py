@@ -1,0 +1,75 @@
+"""``d2l-grade grade``: grade a course's submissions in the sandbox and record them in nbgrader."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from autograder import nbgrader_driver
+from autograder.paths import CoursePaths
+
+
+@dataclass
+class GradeReport:
+    """Per-student, per-exercise results plus anything the instructor must know."""
+
+    results: dict
+    warnings: list[str] = field(default_factory=list)
+
+
+def grade_course(course_dir, assignment: str, kit, students=None, feedback: bool = False,
+                 progress: bool = True) -> GradeReport:
+    """Grade ``submitted/*/<assignment>`` (or only ``students``) into the gradebook.
+
+    All submissions are graded in one sandboxed batch first, then nbgrader records each one
+    with the kit's scorer in place of executing the notebook.
+    """
+    course = CoursePaths(course_dir)
+    if not course.config_file.exists():
+        raise FileNotFoundError(f"{course.root} is not a course built by d2l-grade (no nbgrader_config.py); "
+                                "run `d2l-grade course build DIR` first")
+    if not (course.root / "source" / assignment).is_dir():
+        raise FileNotFoundError(f"the course has no assignment named {assignment!r}")
+    results, recorded = nbgrader_driver.grade_and_record(course, assignment, students, kit=kit)
+    report = GradeReport(results=results)
+    for student, (ok, text) in sorted(recorded.items()):
+        if not ok:
+            report.warnings.append(f"{student}: not recorded in the gradebook: {text}")
+        elif text:
+            report.warnings.append(f"{student}: {text.splitlines()[0]}")
+    if feedback:
+        for student, (ok, text) in sorted(nbgrader_driver.generate_feedback(course, assignment,
+                                                                           list(results)).items()):
+            if not ok:
+                report.warnings.append(f"{student}: no feedback generated: {text}")
+    return report
+
+
+def _fmt(x: float) -> str:
+    return f"{x:g}"
+
+
+def results_table(results: dict) -> str:
+    """A plain-text table: one row per student, one column per exercise, then the total."""
+    if not results:
+        return "(no submissions)"
+    exercises: list[str] = []
+    for per_student in results.values():
+        for exercise in per_student:
+            if exercise not in exercises:
+                exercises.append(exercise)
+    header = ["student", *exercises, "total"]
+    rows = []
+    for student in sorted(results):
+        entry = results[student]
+        cells = [student]
+        score = max_score = 0.0
+        for exercise in exercises:
+            e = entry.get(exercise, {"score": 0.0, "max_score": 0.0})
+            cells.append(f"{_fmt(e['score'])}/{_fmt(e['max_score'])}")
+            score += e["score"]
+            max_score += e["max_score"]
+        cells.append(f"{_fmt(score)}/{_fmt(max_score)}")
+        rows.append(cells)
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+    line = lambda r: "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip()  # noqa: E731
+    return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, rows)])

@@ -1,0 +1,102 @@
+"""``d2l-grade demo``: the whole flow on sample submissions, in a fresh course directory.
+
+Builds the course, releases every assignment, writes submissions for the scenarios in
+:mod:`autograder.scenarios` (the reference, the stubs, typical bugs, attacks), grades them in the
+sandbox into nbgrader's gradebook, writes feedback and the CSV export, and prints the table.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import time
+from pathlib import Path
+
+from autograder import nbgrader_driver, scenarios
+from autograder.course import build_course
+from autograder.course_grading import grade_course, results_table
+from autograder.notebook import cell_source, d2l_meta, read_notebook
+from autograder.paths import CoursePaths, KitPaths
+
+SOLUTION_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
+
+
+def fresh_directory(base: Path) -> Path:
+    """``base`` if it does not exist yet, else ``base-2``, ``base-3``, ..."""
+    candidate, n = base, 1
+    while candidate.exists():
+        n += 1
+        candidate = base.with_name(f"{base.name}-{n}")
+    return candidate
+
+
+def reference_cells(course: CoursePaths, assignment: str) -> dict[str, str]:
+    """Exercise -> the reference answer cell (the source notebook's cell without the markers)."""
+    nb = read_notebook(course.source(assignment) / f"{assignment}.ipynb")
+    cells = {}
+    for cell in nb["cells"]:
+        meta = d2l_meta(cell)
+        if meta.get("role") == "exercise":
+            lines = [ln for ln in cell_source(cell).splitlines(True) if ln.strip() not in SOLUTION_MARKERS]
+            cells[meta["function"]] = "".join(lines)
+    return cells
+
+
+def scenario_notebook(release_nb: dict, reference: dict[str, str], scenario) -> dict:
+    """The release notebook with answer cells filled in as ``scenario`` says."""
+    nb = copy.deepcopy(release_nb)
+    for cell in nb["cells"]:
+        meta = d2l_meta(cell)
+        if meta.get("role") != "exercise":
+            continue
+        function = meta["function"]
+        if function in scenario.cells:
+            cell["source"] = scenario.cells[function]
+        elif scenario.base == "reference" and function in reference:
+            cell["source"] = reference[function]
+    return nb
+
+
+def write_submissions(course: CoursePaths, assignment: str, chosen=None) -> list[str]:
+    """Write one submission per scenario into ``submitted/``; returns the student ids."""
+    release_nb = read_notebook(course.release(assignment) / f"{assignment}.ipynb")
+    reference = reference_cells(course, assignment)
+    students = []
+    for scenario in chosen or scenarios.SCENARIOS:
+        if not set(scenario.cells) <= set(reference):
+            continue  # a scenario for another assignment
+        folder = course.submitted(scenario.name, assignment)
+        folder.mkdir(parents=True, exist_ok=True)
+        nb = scenario_notebook(release_nb, reference, scenario)
+        (folder / f"{assignment}.ipynb").write_text(json.dumps(nb, indent=1))
+        (folder / "timestamp.txt").write_text("2026-11-27 09:00:00.000000 UTC")
+        students.append(scenario.name)
+    return students
+
+
+def run_demo(directory: str | None = None) -> int:
+    """Run the demo; print the results table and where everything is.  Returns the exit status."""
+    began = time.monotonic()
+    kit = KitPaths()
+    root = Path(directory) if directory else fresh_directory(Path.cwd() / "d2l-demo-course")
+    course = build_course(root, kit)
+    print(f"Course built in {course.root}")
+    for assignment in kit.assignment_names():
+        nbgrader_driver.generate_assignment(course, assignment)
+        students = write_submissions(course, assignment)
+        print(f"\n== {assignment}: released to {course.release(assignment)}; "
+              f"{len(students)} sample submissions")
+        for scenario in scenarios.SCENARIOS:
+            if scenario.name in students:
+                print(f"   {scenario.name:28s} {scenario.description}")
+        report = grade_course(course.root, assignment, kit, feedback=True)
+        print()
+        print(results_table(report.results))
+        for warning in report.warnings:
+            print(f"   note: {warning}")
+    csv = nbgrader_driver.export_csv(course)
+    print(f"\nGradebook:  {course.gradebook}")
+    print(f"Feedback:   {course.root / 'feedback'}/<student>/<assignment>/*.html")
+    print(f"Grades CSV: {csv}")
+    print(f"Done in {time.monotonic() - began:.1f} s.")
+    return 0
