@@ -122,7 +122,7 @@ def check_notebook(path: str | Path, verbose: bool = False) -> tuple[int, list[s
     if not KitPaths().public_suite(spec.name).exists():
         return 1, [f"FAIL {path.name}: no public checks for an assignment named {spec.name!r}"]
     submission = submission_from_notebook(nb, spec, "you")
-    with Sandbox() as sandbox:
+    with Sandbox(fork_from_self=True) as sandbox:
         student = Student(SandboxSession(sandbox, submission.cells, submission.problems, call_timeout=10,
                                          budget=60), submission.source)
         results = run_public(spec.name, student)

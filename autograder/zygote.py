@@ -31,7 +31,7 @@ from autograder.channel import Channel
 GIB = 1024 ** 3
 
 
-def _warm_up() -> None:
+def warm_up() -> None:
     """Exercise the common torch paths once so their lazy imports happen here, while the
     interpreter's files are readable (children run as a uid that may not read them)."""
     import io
@@ -51,7 +51,7 @@ def _warm_up() -> None:
     torch.manual_seed(0)
 
 
-def _spawn(spec: dict, fd: int) -> dict:
+def spawn_child(spec: dict, fd: int) -> dict:
     """Fork a child for ``spec``; the child serves on ``fd``.  Returns ``{"pid": ...}``."""
     read_end, write_end = os.pipe()
     pid = os.fork()
@@ -73,6 +73,10 @@ def _spawn(spec: dict, fd: int) -> dict:
         data += chunk
     os.close(read_end)
     os.close(fd)
+    try:
+        os.waitpid(pid, 0)  # the intermediate has exited (the zygote reaps automatically instead)
+    except ChildProcessError:
+        pass
     try:
         return json.loads(data)
     except ValueError:
@@ -125,7 +129,7 @@ def main() -> None:
     isolation.prctl(isolation.PR_SET_CHILD_SUBREAPER, 1)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped automatically
     started_as_root = os.geteuid() == 0
-    _warm_up()
+    warm_up()
     while True:
         try:
             msg, fds, _flags, _addr = socket.recv_fds(control, 1 << 16, 1)
@@ -141,7 +145,7 @@ def main() -> None:
         size = int.from_bytes(msg[:8], "little")
         spec = json.loads(msg[8:8 + size])
         spec["started_as_root"] = started_as_root
-        reply = _spawn(spec, fds[0]) if fds else {"error": "no socket attached"}
+        reply = spawn_child(spec, fds[0]) if fds else {"error": "no socket attached"}
         Channel(control).send(json.dumps(reply).encode())
 
 
