@@ -52,7 +52,34 @@ def _short(text: str) -> str:
     return text if len(text) <= MAX_TEXT else text[:MAX_TEXT] + "..."
 
 
-def _materialize(obj, device: str, leaves: list, slots: list):
+TRUSTED_GLOBALS = {"torch": torch, "math": __import__("math")}
+
+
+class ChildState:
+    """The student's namespace plus the objects handed to the grader as handles."""
+
+    def __init__(self, namespace: dict, load_errors: dict | None = None):
+        self.namespace = namespace
+        self.load_errors = load_errors or {}
+        self.handles: dict[int, object] = {}
+
+    def handle_for(self, obj) -> wire.Handle:
+        """Keep ``obj`` here and give the grader a number for it."""
+        for key, value in self.handles.items():
+            if value is obj:
+                return wire.Handle(key, type(obj).__name__)
+        key = len(self.handles) + 1
+        self.handles[key] = obj
+        return wire.Handle(key, type(obj).__name__)
+
+    def resolve(self, handle: wire.Handle):
+        """The object behind a handle the grader sent back."""
+        if handle.id not in self.handles:
+            raise KeyError(f"unknown handle {handle.id}")
+        return self.handles[handle.id]
+
+
+def _materialize(obj, state: ChildState, device: str, leaves: list, slots: list):
     """Rebuild decoded arguments on ``device``; remember each tensor and where it sits."""
     if isinstance(obj, torch.Tensor):
         t = obj.detach().to(device)
@@ -63,18 +90,22 @@ def _materialize(obj, device: str, leaves: list, slots: list):
             t.grad = grad.detach().to(device=device, dtype=t.dtype)
         leaves.append(t)
         return t
+    if isinstance(obj, wire.Handle):
+        return state.resolve(obj)
+    if isinstance(obj, wire.Code):
+        return eval(obj.src, dict(TRUSTED_GLOBALS))  # the grader's code, not the student's
     if isinstance(obj, list):
         out = []
         for i, x in enumerate(obj):
             start = len(leaves)
-            out.append(_materialize(x, device, leaves, slots))
+            out.append(_materialize(x, state, device, leaves, slots))
             if isinstance(x, torch.Tensor):
                 slots.append((out, i, start))
         return out
     if isinstance(obj, tuple):
-        return tuple(_materialize(x, device, leaves, slots) for x in obj)
+        return tuple(_materialize(x, state, device, leaves, slots) for x in obj)
     if isinstance(obj, dict):
-        return {k: _materialize(v, device, leaves, slots) for k, v in obj.items()}
+        return {k: _materialize(v, state, device, leaves, slots) for k, v in obj.items()}
     return obj
 
 
@@ -87,31 +118,60 @@ def _tensor_state(t, original) -> dict:
             "same_object": t is original, "type": type(t).__name__}
 
 
-def _flat_tensors(obj) -> list:
+def _plain(obj, state: ChildState, depth: int = 0):
+    """Plain data for the grader; anything else stays here and crosses as a handle."""
+    if depth > 20:
+        return state.handle_for(obj)
     if isinstance(obj, torch.Tensor):
-        return [obj]
-    if isinstance(obj, (list, tuple)):
-        return [t for x in obj for t in _flat_tensors(x)]
-    return []
+        return obj.detach()
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    if isinstance(obj, list):
+        return [_plain(x, state, depth + 1) for x in obj]
+    if isinstance(obj, tuple):
+        return tuple(_plain(x, state, depth + 1) for x in obj)
+    if isinstance(obj, dict) and all(isinstance(k, (str, int, float, bool, type(None))) for k in obj):
+        return {k: _plain(v, state, depth + 1) for k, v in obj.items()}
+    return state.handle_for(obj)
 
 
-def execute_call(namespace: dict, request: dict) -> dict:
-    """Call ``request['fn']`` from ``namespace`` and describe the outcome as plain data.
-
-    ``request``: ``fn``, ``args``, ``kwargs``, ``device``, optional ``cotangent``.  The reply has
-    ``status`` (``ok``, ``missing``, ``error``, ``backward_error``) and, when ok, ``result``,
-    ``args_after`` (state of every tensor argument afterwards) and ``input_grads``.
-    """
+def _target(state: ChildState, request: dict):
+    """The callable a request names: a student function, or a method of a handed-out object."""
+    if isinstance(request.get("target"), wire.Handle):
+        obj = state.resolve(request["target"])
+        method = request.get("method", "__call__")
+        return obj if method == "__call__" else getattr(obj, str(method), None)
     name = request.get("fn")
-    fn = namespace.get(name) if isinstance(name, str) else None
+    return state.namespace.get(name) if isinstance(name, str) else None
+
+
+def execute_call(state: ChildState, request: dict) -> dict:
+    """Call a student function (or a method of a handle) and describe the outcome as plain data.
+
+    ``request``: ``fn`` (or ``target`` + ``method``), ``args``, ``kwargs``, ``device``, optional
+    ``cotangent`` and ``seed``.  The reply has ``status`` (``ok``, ``missing``, ``error``,
+    ``backward_error``) and, when ok, ``result``, ``args_after`` (state of every tensor argument
+    afterwards) and ``input_grads``.
+    """
+    try:
+        fn = _target(state, request)
+    except (KeyError, AttributeError) as exc:
+        return {"status": "missing", "message": str(exc)}
+    name = request.get("fn") or request.get("method")
     if not callable(fn):
         return {"status": "missing", "message": f"{name} is not defined"}
     device = request.get("device", "cpu")
     leaves: list = []
     slots: list = []
-    args = _materialize(list(request.get("args", [])), device, leaves, slots)
-    kwargs = _materialize(dict(request.get("kwargs", {})), device, leaves, [])
+    try:
+        args = _materialize(list(request.get("args", [])), state, device, leaves, slots)
+        kwargs = _materialize(dict(request.get("kwargs", {})), state, device, leaves, [])
+    except Exception as exc:  # noqa: BLE001 - e.g. CUDA unavailable, a stale handle
+        return {"status": "error", "message": f"the inputs could not be prepared: {describe_exception(exc)}"}
     originals = list(leaves)
+    if isinstance(request.get("seed"), int):
+        torch.manual_seed(request["seed"])
+        __import__("random").seed(request["seed"])
     try:
         result = fn(*args, **kwargs)
     except BaseException as exc:  # noqa: BLE001 - report every student failure as data
@@ -152,21 +212,28 @@ def execute_call(namespace: dict, request: dict) -> dict:
             current[leaf_index] = container[index]
         except Exception:  # noqa: BLE001 - the student emptied the list
             current[leaf_index] = None
-    return {"status": "ok", "result": _detached(result),
+    return {"status": "ok", "result": _plain(result, state),
             "args_after": [_tensor_state(c, o) for c, o in zip(current, originals)],
             "input_grads": input_grads}
 
 
-def _detached(obj):
-    if isinstance(obj, torch.Tensor):
-        return obj.detach()
-    if isinstance(obj, list):
-        return [_detached(x) for x in obj]
-    if isinstance(obj, tuple):
-        return tuple(_detached(x) for x in obj)
-    if isinstance(obj, dict):
-        return {k: _detached(v) for k, v in obj.items()}
-    return obj
+def execute_eval(state: ChildState, request: dict) -> dict:
+    """Evaluate one trusted expression from the grader next to the student's code.
+
+    The expression sees the student's namespace, ``torch``, ``math`` and ``bindings`` (handles
+    and data the grader passes); its value comes back as plain data or handles.
+    """
+    device = request.get("device", "cpu")
+    try:
+        bindings = _materialize(dict(request.get("bindings", {})), state, device, [], [])
+    except Exception as exc:  # noqa: BLE001
+        return {"status": "error", "message": f"the inputs could not be prepared: {describe_exception(exc)}"}
+    scope = {**state.namespace, **TRUSTED_GLOBALS, **bindings}
+    try:
+        value = eval(str(request.get("expr", "None")), scope)
+    except BaseException as exc:  # noqa: BLE001
+        return {"status": "error", "message": describe_exception(exc)}
+    return {"status": "ok", "result": _plain(value, state), "args_after": [], "input_grads": None}
 
 
 def encode_reply(reply: dict) -> bytes:
@@ -177,16 +244,17 @@ def encode_reply(reply: dict) -> bytes:
         return wire.encode({"status": "bad_return", "message": _short(str(exc))})
 
 
-def info(namespace: dict, load_errors: dict) -> dict:
+def info(state: ChildState) -> dict:
     """What the child knows about itself: defined callables, load errors, CUDA."""
-    names = sorted(k for k, v in namespace.items() if callable(v) and not k.startswith("__"))
-    return {"status": "ok", "functions": names[:500], "load_errors": load_errors,
+    names = sorted(k for k, v in state.namespace.items() if callable(v) and not k.startswith("__"))
+    return {"status": "ok", "functions": names[:500], "load_errors": state.load_errors,
             "cuda": bool(torch.cuda.is_available()), "torch": torch.__version__}
 
 
 def serve(channel, cells: list[tuple[str, str]], hello: dict) -> None:
     """The child's main loop: load cells, say hello, then answer requests until EOF."""
     namespace, load_errors = load_cells(cells)
+    state = ChildState(namespace, load_errors)
     channel.send(wire.encode({**hello, "load_errors": load_errors}))
     while True:
         data = channel.recv()
@@ -197,10 +265,16 @@ def serve(channel, cells: list[tuple[str, str]], hello: dict) -> None:
         except wire.WireError as exc:
             channel.send(wire.encode({"status": "bad_request", "message": str(exc)}))
             continue
-        op = request.get("op") if isinstance(request, dict) else None
-        if op == "call":
-            channel.send(encode_reply(execute_call(namespace, request)))
-        elif op == "info":
-            channel.send(encode_reply(info(namespace, load_errors)))
-        else:
-            channel.send(wire.encode({"status": "bad_request", "message": f"unknown op {op!r}"}))
+        channel.send(encode_reply(handle_request(state, request)))
+
+
+def handle_request(state: ChildState, request) -> dict:
+    """Dispatch one request (``call``, ``eval``, ``info``) to its handler."""
+    op = request.get("op") if isinstance(request, dict) else None
+    if op == "call":
+        return execute_call(state, request)
+    if op == "eval":
+        return execute_eval(state, request)
+    if op == "info":
+        return info(state)
+    return {"status": "bad_request", "message": f"unknown op {op!r}"}

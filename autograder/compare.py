@@ -68,6 +68,8 @@ def describe(obj) -> str:
         return f"{article} {kind} of {n} item{'s' if n != 1 else ''}"
     if isinstance(obj, dict):
         return f"a dict of {len(obj)} item{'s' if len(obj) != 1 else ''}"
+    if hasattr(obj, "handle") and hasattr(obj, "type_name"):  # an object that stayed in the sandbox
+        return f"an object of type {obj.type_name}"
     name = type(obj).__name__
     module = type(obj).__module__
     if module not in ("builtins", None):

@@ -50,6 +50,15 @@ def child_environment() -> dict:
     return env
 
 
+def _exists(pid: int) -> bool:
+    """Whether ``pid`` is still a live (not zombie) process."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
 class Worker:
     """One sandboxed child running one submission's code."""
 
@@ -174,9 +183,13 @@ class Sandbox:
         return worker
 
     def close(self) -> None:
-        """Kill every worker and the zygote."""
+        """Kill every worker, wait until they are gone (the zygote reaps them), then the zygote."""
         for worker in self._workers:
             worker.kill()
+        deadline = time.monotonic() + 2.0
+        for worker in self._workers:
+            while _exists(worker.pid) and time.monotonic() < deadline:
+                time.sleep(0.005)
         self._workers = []
         if self._control is not None:
             self._control.close()

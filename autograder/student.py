@@ -49,9 +49,58 @@ def describe_args(args, kwargs=None) -> str:
             return f"tensor of shape {tuple(a.shape)} ({str(a.dtype).replace('torch.', '')})"
         if isinstance(a, (list, tuple)):
             return f"{type(a).__name__} of {len(a)}"
+        if isinstance(a, RemoteObject):
+            return f"your {a.type_name}"
         return repr(a) if isinstance(a, (int, float, bool, type(None))) else type(a).__name__
     parts = [one(a) for a in args] + [f"{k}={one(v)}" for k, v in (kwargs or {}).items()]
     return ", ".join(parts)
+
+
+class RemoteObject:
+    """An object that lives in the child (an ``nn.Module``, a generator): call it, ask it things."""
+
+    def __init__(self, student: "Student", handle: wire.Handle):
+        self.student = student
+        self.handle = handle
+        self.type_name = handle.type_name
+
+    def __call__(self, *args, **kwargs):
+        return self.student.call_method(self, "__call__", *args, **kwargs).value
+
+    def call(self, method: str, *args, **kwargs) -> Reply:
+        """Call a method; same keywords as :meth:`Student.call` (``cotangent``, ``seed``, ``timeout``)."""
+        return self.student.call_method(self, method, *args, **kwargs)
+
+    def attr(self, name: str):
+        """The value of an attribute (plain data or another :class:`RemoteObject`)."""
+        return self.student.eval(f"getattr(obj, {name!r})", obj=self)
+
+    def __repr__(self) -> str:
+        return f"<{self.type_name} object in the sandbox>"
+
+
+def _to_wire(obj):
+    if isinstance(obj, RemoteObject):
+        return obj.handle
+    if isinstance(obj, list):
+        return [_to_wire(x) for x in obj]
+    if isinstance(obj, tuple):
+        return tuple(_to_wire(x) for x in obj)
+    if isinstance(obj, dict):
+        return {k: _to_wire(v) for k, v in obj.items()}
+    return obj
+
+
+def _from_wire(obj, student):
+    if isinstance(obj, wire.Handle):
+        return RemoteObject(student, obj)
+    if isinstance(obj, list):
+        return [_from_wire(x, student) for x in obj]
+    if isinstance(obj, tuple):
+        return tuple(_from_wire(x, student) for x in obj)
+    if isinstance(obj, dict):
+        return {k: _from_wire(v, student) for k, v in obj.items()}
+    return obj
 
 
 class LocalSession:
@@ -60,14 +109,15 @@ class LocalSession:
     protections: list[str] = []
 
     def __init__(self, namespace: dict, problems: list[str] | None = None):
-        self.namespace = namespace
+        self.state = child.ChildState(namespace)
         self.load_errors: dict[str, str] = {}
         self.problems = problems or []
+        self.call_timeout = float("inf")
 
-    def request(self, message: dict) -> dict:
+    def request(self, message: dict, timeout: float | None = None) -> dict:
         """Same contract as :meth:`SandboxSession.request`, with a wire round trip for copies."""
         decoded = wire.decode(wire.encode(message))
-        return wire.decode(child.encode_reply(child.execute_call(self.namespace, decoded)))
+        return wire.decode(child.encode_reply(child.handle_request(self.state, decoded)))
 
     def close(self) -> None:
         """Nothing to release."""
@@ -120,8 +170,10 @@ class SandboxSession:
         self.protections = self.worker.protections
         return self.worker
 
-    def request(self, message: dict) -> dict:
+    def request(self, message: dict, timeout: float | None = None) -> dict:
         """Send one request, starting a child if needed; raises SandboxError subclasses.
+
+        ``timeout`` overrides the per-call limit (a training exercise needs longer).
 
         A function that timed out once is not called again for this submission: its later
         checks fail at once instead of each waiting out the timeout.
@@ -130,7 +182,7 @@ class SandboxSession:
         if fn in self.timed_out:
             raise SandboxTimeout("again")
         worker = self._ensure_worker()
-        timeout = min(self.call_timeout, max(self._left(), 0.1))
+        timeout = min(timeout or self.call_timeout, max(self._left(), 0.1))
         began = time.monotonic()
         try:
             return worker.request(message, timeout=timeout)
@@ -178,12 +230,37 @@ class Student:
             raise AttributeError(name)
         return lambda *args, **kwargs: self.call(name, *args, **kwargs).value
 
-    def call(self, fn: str, *args, cotangent=None, **kwargs) -> Reply:
-        """Call ``fn`` in the student's code; optionally back-propagate ``cotangent`` through it."""
-        message = {"op": "call", "fn": fn, "args": list(args), "kwargs": kwargs,
-                   "device": self.device, "cotangent": cotangent}
+    def call(self, fn: str, *args, cotangent=None, seed: int | None = None, timeout: float | None = None,
+             **kwargs) -> Reply:
+        """Call ``fn`` in the student's code; optionally back-propagate ``cotangent`` through it.
+
+        ``seed`` seeds torch's generator in the child just before the call (initialisation,
+        shuffling); ``timeout`` overrides the per-call limit for long exercises such as training.
+        """
+        message = {"op": "call", "fn": fn, "args": _to_wire(list(args)), "kwargs": _to_wire(kwargs),
+                   "device": self.device, "cotangent": cotangent, "seed": seed}
+        return self._send(fn, message, args, kwargs, timeout)
+
+    def call_method(self, obj: "RemoteObject", method: str, *args, cotangent=None, seed: int | None = None,
+                    timeout: float | None = None, **kwargs) -> Reply:
+        """Call ``obj.method(*args, **kwargs)`` where ``obj`` lives in the child (a module, say)."""
+        message = {"op": "call", "target": obj.handle, "method": method, "args": _to_wire(list(args)),
+                   "kwargs": _to_wire(kwargs), "device": self.device, "cotangent": cotangent, "seed": seed}
+        label = f"{obj.type_name}.{method}" if method != "__call__" else f"{obj.type_name}(...)"
+        return self._send(label, message, args, kwargs, timeout)
+
+    def eval(self, expr: str, **bindings):
+        """Evaluate a trusted expression next to the student's code and return its value.
+
+        The expression sees the student's functions, ``torch``, ``math`` and ``bindings`` (data or
+        :class:`RemoteObject`); e.g. ``student.eval("[p.shape for p in net.parameters()]", net=net)``.
+        """
+        message = {"op": "eval", "expr": expr, "bindings": _to_wire(bindings), "device": self.device}
+        return self._send(expr.split("(")[0][:40], message, (), {}, None).value
+
+    def _send(self, fn: str, message: dict, args, kwargs, timeout) -> Reply:
         try:
-            reply = self._session.request(message)
+            reply = self._session.request(message, timeout=timeout)
         except SandboxTimeout as exc:
             raise StudentError(self._timeout_message(fn, str(exc))) from None
         except SandboxCrashed as exc:
@@ -224,7 +301,8 @@ class Student:
                                               bool(s.get("requires_grad")), bool(s.get("same_object")),
                                               str(s.get("type", ""))))
             grads = reply.get("input_grads")
-            return Reply(reply.get("result"), list(grads) if isinstance(grads, list) else None, states)
+            value = _from_wire(reply.get("result"), self)
+            return Reply(value, list(grads) if isinstance(grads, list) else None, states)
         message = str(reply.get("message", ""))[:1000]
         if status == "missing":
             raise StudentError(self._missing_message(fn))

@@ -47,6 +47,17 @@ class Handle:
     type_name: str = ""
 
 
+@dataclass(frozen=True)
+class Code:
+    """Source of a small trusted function the grader sends (``lambda x: (x ** 3).sum()``).
+
+    Only the child turns it into a callable (for exercises such as ``numerical_grad(f, x)``);
+    the grader never evaluates a ``Code`` it receives.
+    """
+
+    src: str
+
+
 def origin_device(t: torch.Tensor) -> str:
     """The device a tensor received from the child lived on there (``"cpu"`` if unknown)."""
     return getattr(t, "_d2l_device", str(t.device))
@@ -110,6 +121,8 @@ def _to_json(obj, blobs, depth):
         return node
     if isinstance(obj, Handle):
         return {"__t__": "handle", "id": int(obj.id), "type": str(obj.type_name)}
+    if isinstance(obj, Code):
+        return {"__t__": "code", "src": str(obj.src)}
     if isinstance(obj, (list, tuple)):
         items = [_to_json(x, blobs, depth + 1) for x in obj]
         return items if isinstance(obj, list) else {"__t__": "tuple", "items": items}
@@ -199,6 +212,10 @@ def _from_json(node, blobs, depth):
         if not isinstance(value, str) or len(value) > 400:
             raise WireError("malformed integer")
         return int(value)
+    if kind == "code":
+        if not isinstance(node.get("src"), str) or len(node["src"]) > 10_000:
+            raise WireError("malformed code")
+        return Code(node["src"])
     if kind == "handle":
         if type(node.get("id")) is not int or not isinstance(node.get("type", ""), str):
             raise WireError("malformed handle")

@@ -33,6 +33,8 @@ def sandbox_uids() -> list[int]:
             try:
                 with open(f"/proc/{entry}/status") as f:
                     for line in f:
+                        if line.startswith("State:") and line.split()[1] == "Z":
+                            break  # already dead, waiting to be reaped
                         if line.startswith("Uid:"):
                             uid = int(line.split()[1])
                             if 20001 <= uid < 30001:
@@ -40,3 +42,14 @@ def sandbox_uids() -> list[int]:
             except OSError:
                 pass
     return pids
+
+
+def describe_pids(pids: list[int]) -> str:
+    """Command lines of leftover processes, for a failure message."""
+    out = []
+    for pid in pids:
+        try:
+            out.append(f"{pid}: " + open(f"/proc/{pid}/cmdline", "rb").read().replace(b"\0", b" ").decode()[:200])
+        except OSError:
+            pass
+    return "; ".join(out)

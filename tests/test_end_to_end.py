@@ -13,7 +13,7 @@ from autograder import nbgrader_driver, scenarios
 from autograder.course import build_course
 from autograder.demo import write_submissions
 
-from conftest import sandbox_uids
+from conftest import describe_pids, sandbox_uids
 
 ASSIGNMENT = "softmax_regression"
 
@@ -100,7 +100,7 @@ def test_gradebook_matches_and_is_intact(graded):
 
 
 def test_no_process_left_behind(graded):
-    assert sandbox_uids() == []
+    assert sandbox_uids() == [], describe_pids(sandbox_uids())
 
 
 def test_feedback_has_messages_and_no_hidden_tests(graded, kit):
