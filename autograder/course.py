@@ -296,3 +296,19 @@ def release_assignment(course: CoursePaths, name: str) -> Path:
     """
     from autograder.nbgrader_driver import generate_assignment
     return generate_assignment(course, name)
+
+
+SOLUTION_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
+
+
+def reference_answer_cells(kit: KitPaths, name: str) -> dict[str, str]:
+    """Exercise -> its answer cell filled with the reference (as a student would write it):
+    the derived source cell without nbgrader's solution markers."""
+    nb = derive_source_notebook(kit, name, points=lambda spec, _kit: {e: 1.0 for e in spec.exercises})
+    cells = {}
+    for cell in nb["cells"]:
+        meta = d2l_meta(cell)
+        if meta.get("role") == "exercise":
+            lines = cell_source(cell).splitlines(True)
+            cells[meta["function"]] = "".join(ln for ln in lines if ln.strip() not in SOLUTION_MARKERS)
+    return cells

@@ -12,14 +12,12 @@ import json
 import time
 from pathlib import Path
 
-from autograder import nbgrader_driver, scenarios
-from autograder.course import build_course
+from autograder import nbgrader_driver
+from autograder.scenarios import scenarios_for
+from autograder.course import build_course, reference_answer_cells
 from autograder.course_grading import grade_course, results_table
-from autograder.notebook import cell_source, d2l_meta, read_notebook
+from autograder.notebook import d2l_meta, read_notebook
 from autograder.paths import CoursePaths, KitPaths
-
-SOLUTION_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
-
 
 def fresh_directory(base: Path) -> Path:
     """``base`` if it does not exist yet, else ``base-2``, ``base-3``, ..."""
@@ -28,18 +26,6 @@ def fresh_directory(base: Path) -> Path:
         n += 1
         candidate = base.with_name(f"{base.name}-{n}")
     return candidate
-
-
-def reference_cells(course: CoursePaths, assignment: str) -> dict[str, str]:
-    """Exercise -> the reference answer cell (the source notebook's cell without the markers)."""
-    nb = read_notebook(course.source(assignment) / f"{assignment}.ipynb")
-    cells = {}
-    for cell in nb["cells"]:
-        meta = d2l_meta(cell)
-        if meta.get("role") == "exercise":
-            lines = [ln for ln in cell_source(cell).splitlines(True) if ln.strip() not in SOLUTION_MARKERS]
-            cells[meta["function"]] = "".join(lines)
-    return cells
 
 
 def scenario_notebook(release_nb: dict, reference: dict[str, str], scenario) -> dict:
@@ -60,11 +46,9 @@ def scenario_notebook(release_nb: dict, reference: dict[str, str], scenario) -> 
 def write_submissions(course: CoursePaths, assignment: str, chosen=None) -> list[str]:
     """Write one submission per scenario into ``submitted/``; returns the student ids."""
     release_nb = read_notebook(course.release(assignment) / f"{assignment}.ipynb")
-    reference = reference_cells(course, assignment)
+    reference = reference_answer_cells(KitPaths(), assignment)
     students = []
-    for scenario in chosen or scenarios.SCENARIOS:
-        if not set(scenario.cells) <= set(reference):
-            continue  # a scenario for another assignment
+    for scenario in chosen or scenarios_for(assignment):
         folder = course.submitted(scenario.name, assignment)
         folder.mkdir(parents=True, exist_ok=True)
         nb = scenario_notebook(release_nb, reference, scenario)
@@ -86,7 +70,7 @@ def run_demo(directory: str | None = None) -> int:
         students = write_submissions(course, assignment)
         print(f"\n== {assignment}: released to {course.release(assignment)}; "
               f"{len(students)} sample submissions")
-        for scenario in scenarios.SCENARIOS:
+        for scenario in scenarios_for(assignment):
             if scenario.name in students:
                 print(f"   {scenario.name:28s} {scenario.description}")
         report = grade_course(course.root, assignment, kit, feedback=True)

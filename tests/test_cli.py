@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from autograder.course import derive_source_notebook
-from autograder.demo import SOLUTION_MARKERS
+from autograder.course import SOLUTION_MARKERS
 from autograder.notebook import d2l_meta
 
 ASSIGNMENT = "softmax_regression"

@@ -9,7 +9,8 @@ import sys
 
 import pytest
 
-from autograder import nbgrader_driver, scenarios
+from autograder import nbgrader_driver
+from autograder.scenarios import by_name, scenarios_for
 from autograder.course import build_course
 from autograder.demo import write_submissions
 
@@ -37,7 +38,7 @@ def total(entry: dict) -> tuple[float, float]:
 
 def test_json_shape(graded):
     _course, results = graded
-    assert set(results) == {s.name for s in scenarios.SCENARIOS}
+    assert set(results) == {s.name for s in scenarios_for(ASSIGNMENT)}
     for per_exercise in results.values():
         assert set(per_exercise) == {"softmax", "cross_entropy", "accuracy", "sgd", "softmax_ce_grad"}
         for entry in per_exercise.values():
@@ -64,7 +65,7 @@ def test_reference_full_marks_and_stubs_zero(graded):
 ])
 def test_typical_bugs_lose_points_on_their_exercise_with_a_message(graded, name, words):
     _course, results = graded
-    scenario = scenarios.by_name(name)
+    scenario = by_name(ASSIGNMENT, name)
     for exercise, entry in results[name].items():
         reference = results["reference"][exercise]
         if exercise in scenario.breaks:
@@ -76,10 +77,10 @@ def test_typical_bugs_lose_points_on_their_exercise_with_a_message(graded, name,
             assert entry["score"] == reference["score"]
 
 
-@pytest.mark.parametrize("name", [s.name for s in scenarios.SCENARIOS if s.hostile])
+@pytest.mark.parametrize("name", [s.name for s in scenarios_for(ASSIGNMENT) if s.hostile])
 def test_hostile_submissions_get_nothing_for_what_they_attacked(graded, name):
     _course, results = graded
-    scenario = scenarios.by_name(name)
+    scenario = by_name(ASSIGNMENT, name)
     for exercise in scenario.breaks:
         assert results[name][exercise]["score"] == 0, results[name][exercise]
     for exercise, entry in results[name].items():

@@ -1,26 +1,6 @@
-"""Sample submissions for the demo course and the kit's own tests: typical bugs and attacks.
+"""Demo scenarios for softmax_regression: typical bugs and attacks (see :mod:`autograder.scenarios`)."""
 
-A scenario starts from the reference solution (``base="reference"``) or the untouched stubs
-(``base="stubs"``) and replaces some answer cells.  Each one names the exercise it breaks, so a
-test can check that exactly that exercise loses points.
-"""
-
-from __future__ import annotations
-
-from dataclasses import dataclass, field
-
-
-@dataclass(frozen=True)
-class Scenario:
-    """A fake student: which cells differ from the base, and what should happen."""
-
-    name: str
-    description: str
-    base: str  # "reference" or "stubs"
-    cells: dict = field(default_factory=dict)  # exercise -> replacement cell source
-    breaks: tuple = ()  # exercises that must lose points
-    hostile: bool = False
-
+from autograder.scenarios import Scenario
 
 SOFTMAX_OVERFLOW = '''def softmax(X):
     """The book's first version: no max subtraction, so exp overflows past ~88."""
@@ -112,8 +92,3 @@ SCENARIOS = [
     Scenario("hostile_snoop", "accuracy reads hidden tests and writes the gradebook", "reference",
              {"accuracy": SNOOP}, breaks=("accuracy",), hostile=True),
 ]
-
-
-def by_name(name: str) -> Scenario:
-    """The scenario called ``name``."""
-    return next(s for s in SCENARIOS if s.name == name)
