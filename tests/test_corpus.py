@@ -11,10 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder.course import reference_answer_cells
-from autograder.grading import grade_submissions
-from autograder.notebook import Submission, load_assignment
 from autograder.paths import KitPaths
+from autograder.variants import grade_variants
 
 CORPUS_DIR = Path(__file__).parent / "corpus"
 
@@ -50,24 +48,15 @@ _graded: dict = {}
 def graded(assignment: str) -> dict:
     """Grade the reference and every variant of ``assignment`` once (cached for the session)."""
     if assignment not in _graded:
-        kit = KitPaths()
-        spec = load_assignment(kit, assignment)
-        reference = reference_answer_cells(kit, assignment)
         corpus = load_corpus(assignment)
-        variants = {"reference": {}}
+        variants = {}
         for exercise, table in corpus.CORRECT.items():
             for name, source in table.items():
                 variants[submission_key("correct", exercise, name)] = {exercise: source}
         for exercise, table in corpus.WRONG.items():
             for name, (source, _words) in table.items():
                 variants[submission_key("wrong", exercise, name)] = {exercise: source}
-        submissions = {}
-        for key, replaced in variants.items():
-            cells = {**reference, **replaced}
-            ordered = [(f, cells[f]) for f in spec.exercises]
-            submissions[key] = Submission(key, list(spec.setup_cells) + ordered,
-                                          "\n\n".join(src for _, src in ordered), exercise_cells=cells)
-        _graded[assignment] = grade_submissions(spec, submissions, kit)
+        _graded[assignment] = grade_variants(KitPaths(), assignment, variants)
     return _graded[assignment]
 
 
