@@ -79,6 +79,20 @@ class ChildState:
         return self.handles[handle.id]
 
 
+GPU_MEMORY_FRACTION = 0.25
+_gpu_ready = False
+
+
+def _prepare_device(device: str) -> None:
+    """Before the first CUDA use: cap this child's share of GPU memory; TF32 stays off."""
+    global _gpu_ready
+    if device.startswith("cuda") and not _gpu_ready:
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+        torch.cuda.set_per_process_memory_fraction(GPU_MEMORY_FRACTION)
+        _gpu_ready = True
+
+
 def _materialize(obj, state: ChildState, device: str, leaves: list, slots: list):
     """Rebuild decoded arguments on ``device``; remember each tensor and where it sits."""
     if isinstance(obj, torch.Tensor):
@@ -160,10 +174,11 @@ def execute_call(state: ChildState, request: dict) -> dict:
     name = request.get("fn") or request.get("method")
     if not callable(fn):
         return {"status": "missing", "message": f"{name} is not defined"}
-    device = request.get("device", "cpu")
+    device = str(request.get("device", "cpu"))
     leaves: list = []
     slots: list = []
     try:
+        _prepare_device(device)
         args = _materialize(list(request.get("args", [])), state, device, leaves, slots)
         kwargs = _materialize(dict(request.get("kwargs", {})), state, device, leaves, [])
     except Exception as exc:  # noqa: BLE001 - e.g. CUDA unavailable, a stale handle
@@ -223,8 +238,9 @@ def execute_eval(state: ChildState, request: dict) -> dict:
     The expression sees the student's namespace, ``torch``, ``math`` and ``bindings`` (handles
     and data the grader passes); its value comes back as plain data or handles.
     """
-    device = request.get("device", "cpu")
+    device = str(request.get("device", "cpu"))
     try:
+        _prepare_device(device)
         bindings = _materialize(dict(request.get("bindings", {})), state, device, [], [])
     except Exception as exc:  # noqa: BLE001
         return {"status": "error", "message": f"the inputs could not be prepared: {describe_exception(exc)}"}

@@ -50,6 +50,16 @@ def child_environment() -> dict:
     return env
 
 
+def _cuda_present() -> bool:
+    from autograder.plugin import cuda_available
+    return cuda_available()
+
+
+def gpu_limits() -> dict:
+    """CUDA's initialisation needs a large address space: cap the data segment instead (DESIGN §4)."""
+    return {"memory_bytes": 8 * GIB, "data_limit": True}
+
+
 def _exists(pid: int) -> bool:
     """Whether ``pid`` is still a live (not zombie) process."""
     try:
@@ -125,7 +135,7 @@ class Sandbox:
         self.fork_from_self = fork_from_self
         self._warmed = False
         self.hide = [str(Path(p).resolve()) for p in hide]
-        self.limits = {**DEFAULT_LIMITS, **(limits or {})}
+        self.limits = {**DEFAULT_LIMITS, **(gpu_limits() if _cuda_present() else {}), **(limits or {})}
         self._uids = itertools.cycle(range(uid_base, uid_base + 10000))
         self._zygote: subprocess.Popen | None = None
         self._control: Channel | None = None

@@ -31,6 +31,14 @@ from autograder.channel import Channel
 GIB = 1024 ** 3
 
 
+def configure_torch() -> None:
+    """Settings every child inherits: exact float32 matmuls on the GPU (no TF32), one thread.
+    None of this initialises CUDA, so children can still do so after the fork."""
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    torch.set_num_threads(1)
+
+
 def warm_up() -> None:
     """Exercise the common torch paths once so their lazy imports happen here, while the
     interpreter's files are readable (children run as a uid that may not read them)."""
@@ -129,6 +137,7 @@ def main() -> None:
     isolation.prctl(isolation.PR_SET_CHILD_SUBREAPER, 1)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped automatically
     started_as_root = os.geteuid() == 0
+    configure_torch()
     warm_up()
     while True:
         try:

@@ -1,0 +1,95 @@
+"""Grade the references and the corpus of every assignment on the CPU and on CUDA, side by side.
+
+    python scripts/gpu_check.py [ASSIGNMENT ...]
+
+Needs only torch, numpy and pytest (no nbgrader, no Jupyter): it uses the engine's batch grading
+directly.  Prints one row per (assignment, function, variant): the verdict expected (full marks, or
+loses points), the verdict on the CPU and on CUDA ("skipped" without CUDA).  Exit status 1 when a
+verdict differs from the expected one on either device.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from autograder.paths import KitPaths  # noqa: E402
+from autograder.plugin import cuda_available  # noqa: E402
+from autograder.variants import grade_variants  # noqa: E402
+
+
+def load_corpus(assignment: str):
+    """tests/corpus/<assignment>.py, or None."""
+    path = ROOT / "tests" / "corpus" / f"{assignment}.py"
+    if not path.exists():
+        return None
+    spec = importlib.util.spec_from_file_location(f"corpus_{assignment}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def verdict(result: dict, exercise: str) -> str:
+    """``full`` when the exercise got full marks, else ``loses``."""
+    entry = result[exercise]
+    return "full" if entry["score"] == entry["max_score"] else "loses"
+
+
+def rows_for(kit, assignment: str, has_cuda: bool) -> list[tuple]:
+    """Grade one assignment on each device; one row per (function, variant)."""
+    corpus = load_corpus(assignment)
+    variants, expected = {}, {}
+    for kind, table in (("correct", getattr(corpus, "CORRECT", {})), ("wrong", getattr(corpus, "WRONG", {}))):
+        for exercise, entries in table.items():
+            for name, entry in entries.items():
+                source = entry if kind == "correct" else entry[0]
+                key = f"{kind}:{exercise}:{name}"
+                variants[key] = {exercise: source}
+                expected[key] = (exercise, name, "full" if kind == "correct" else "loses")
+    cpu = grade_variants(kit, assignment, variants, devices=["cpu"])
+    cuda = grade_variants(kit, assignment, variants, devices=["cuda"]) if has_cuda else None
+    rows = []
+    for exercise in cpu["reference"]:
+        rows.append((assignment, exercise, "reference", "full", verdict(cpu["reference"], exercise),
+                     verdict(cuda["reference"], exercise) if cuda else "skipped"))
+    for key, (exercise, name, want) in expected.items():
+        rows.append((assignment, exercise, name, want, verdict(cpu[key], exercise),
+                     verdict(cuda[key], exercise) if cuda else "skipped"))
+    return rows
+
+
+def main(argv=None) -> int:
+    """Print the table; exit 1 on any unexpected verdict."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("assignments", nargs="*")
+    args = parser.parse_args(argv)
+    kit = KitPaths(ROOT)
+    has_cuda = cuda_available()
+    import torch
+    print(f"torch {torch.__version__}, CUDA {'available: ' + torch.cuda.get_device_name(0) if has_cuda else 'not available'}")
+    began = time.monotonic()
+    rows = []
+    for assignment in args.assignments or kit.assignment_names():
+        if load_corpus(assignment) is None:
+            print(f"(no corpus for {assignment}; skipped)")
+            continue
+        rows += rows_for(kit, assignment, has_cuda)
+    header = ("assignment", "function", "variant", "expected", "cpu", "cuda")
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    for row in [header, tuple("-" * w for w in widths), *rows]:
+        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip())
+    bad = [r for r in rows if r[4] != r[3] or (r[5] != "skipped" and r[5] != r[3])]
+    print(f"\n{len(rows)} verdicts, {len(bad)} unexpected, {time.monotonic() - began:.0f} s")
+    for r in bad:
+        print("UNEXPECTED:", *r)
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
