@@ -59,12 +59,14 @@ def exercise_points(spec: AssignmentSpec, kit) -> dict[str, float]:
 
 def grade_submissions(spec: AssignmentSpec, submissions: dict[str, Submission], kit, *,
                       hide: list = (), call_timeout: float = 5.0, budget: float = 120.0,
-                      sandbox: Sandbox | None = None, devices: list[str] | None = None) -> dict:
+                      sandbox: Sandbox | None = None, devices: list[str] | None = None,
+                      focus: dict[str, list[str]] | None = None) -> dict:
     """Grade every submission with the hidden suite; ``{key: {exercise: {...}}}``.
 
     Each submission's code runs in its own sandboxed child; ``hide`` adds directories (the
     course) to the kit's own secrets that children must not see.  ``devices`` restricts the
-    devices tried (default: the CPU, and CUDA when available).
+    devices tried (default: the CPU, and CUDA when available).  ``focus`` maps a key to the only
+    exercises checked for it (the others report "this check did not run"); for corpora and mutants.
     """
     own = sandbox is None
     sandbox = sandbox or Sandbox(hide=[*kit.secret_dirs(), *hide])
@@ -75,7 +77,8 @@ def grade_submissions(spec: AssignmentSpec, submissions: dict[str, Submission], 
                                           sub.source))
             for key, sub in submissions.items()
         }
-        plugin = GradingPlugin(students, reference=load_reference(kit, spec.name), devices=devices)
+        plugin = GradingPlugin(students, reference=load_reference(kit, spec.name), devices=devices,
+                               focus=focus)
         run_suite(kit.hidden_suite(spec.name), plugin)
         results = plugin.results()
     finally:

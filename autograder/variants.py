@@ -20,11 +20,17 @@ def variant_submission(spec, reference: dict[str, str], key: str, replaced: dict
 
 
 def grade_variants(kit, assignment: str, variants: dict[str, dict[str, str]], *,
-                   include_reference: bool = True, devices: list[str] | None = None, **options) -> dict:
-    """Grade each ``{key: {exercise: cell_source}}`` variant (plus ``"reference"``) in one batch."""
+                   include_reference: bool = True, devices: list[str] | None = None, focused: bool = True,
+                   **options) -> dict:
+    """Grade each ``{key: {exercise: cell_source}}`` variant (plus ``"reference"``) in one batch.
+
+    ``focused``: check only the replaced exercises of a variant (the reference gets every check);
+    the other exercises of that variant are reported as not run.
+    """
     spec = load_assignment(kit, assignment)
     reference = reference_answer_cells(kit, assignment)
     submissions = {key: variant_submission(spec, reference, key, replaced) for key, replaced in variants.items()}
     if include_reference:
         submissions["reference"] = variant_submission(spec, reference, "reference", {})
-    return grade_submissions(spec, submissions, kit, devices=devices, **options)
+    focus = {key: list(replaced) for key, replaced in variants.items()} if focused else None
+    return grade_submissions(spec, submissions, kit, devices=devices, focus=focus, **options)

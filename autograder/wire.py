@@ -89,7 +89,8 @@ def decode(data: bytes, max_bytes: int = MAX_MESSAGE_BYTES):
 
 
 def _tensor_bytes(t: torch.Tensor) -> bytes:
-    t = t.detach().to("cpu").contiguous().reshape(-1)
+    # clone: contiguous() keeps odd strides on size-1 dimensions, which view(uint8) refuses
+    t = t.detach().to("cpu").clone(memory_format=torch.contiguous_format).reshape(-1)
     if t.numel() == 0:
         return b""
     if t.dtype == torch.bool:
