@@ -72,8 +72,9 @@ def _exists(pid: int) -> bool:
 class Worker:
     """One sandboxed child running one submission's code."""
 
-    def __init__(self, pid: int, channel: Channel):
+    def __init__(self, pid: int, channel: Channel, uid: int | None = None):
         self.pid = pid
+        self.uid = uid
         self.channel = channel
         self.protections: list[str] = []
         self.load_errors: dict[str, str] = {}
@@ -163,11 +164,12 @@ class Sandbox:
         """Start a child that has run ``cells``; wait for its hello (load errors, protections)."""
         self.start()
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        spec = {"cells": cells, "hide": self.hide, "limits": self.limits, "uid": next(self._uids)}
+        uid = next(self._uids)
+        spec = {"cells": cells, "hide": self.hide, "limits": self.limits, "uid": uid}
         if self.fork_from_self:
             from autograder import zygote
             info = zygote.spawn_child({**spec, "started_as_root": os.geteuid() == 0}, theirs.detach())
-            return self._greet(info, ours, timeout)
+            return self._greet(info, ours, timeout, uid)
         payload = json.dumps(spec).encode()
         try:
             socket.send_fds(self._control.sock, [len(payload).to_bytes(8, "little") + payload],
@@ -178,13 +180,13 @@ class Sandbox:
             raise SandboxCrashed(f"the sandbox could not start a child: {exc}") from None
         finally:
             theirs.close()
-        return self._greet(json.loads(answer or b"{}"), ours, timeout)
+        return self._greet(json.loads(answer or b"{}"), ours, timeout, uid)
 
-    def _greet(self, info: dict, ours: socket.socket, timeout: float) -> Worker:
+    def _greet(self, info: dict, ours: socket.socket, timeout: float, uid: int) -> Worker:
         if "pid" not in info:
             ours.close()
             raise SandboxCrashed(info.get("error", "the sandbox could not start a child"))
-        worker = Worker(int(info["pid"]), Channel(ours, max_bytes=MAX_REPLY_BYTES))
+        worker = Worker(int(info["pid"]), Channel(ours, max_bytes=MAX_REPLY_BYTES), uid)
         self._workers = [w for w in self._workers if w.alive] + [worker]
         hello = worker._receive(timeout)
         worker.protections = [str(p) for p in hello.get("protections", [])]

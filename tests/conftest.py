@@ -25,8 +25,8 @@ def sandbox(kit, tmp_path_factory):
     box.close()
 
 
-def sandbox_uids() -> list[int]:
-    """PIDs of live processes owned by the sandbox's uid range (root graders only)."""
+def sandbox_uids(only: int | None = None) -> list[int]:
+    """PIDs of live processes owned by the sandbox's uid range, or by the uid ``only``."""
     pids = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -37,7 +37,7 @@ def sandbox_uids() -> list[int]:
                             break  # already dead, waiting to be reaped
                         if line.startswith("Uid:"):
                             uid = int(line.split()[1])
-                            if 20001 <= uid < 30001:
+                            if (uid == only) if only is not None else 20001 <= uid < 30001:
                                 pids.append(int(entry))
             except OSError:
                 pass

@@ -114,11 +114,15 @@ def test_fork_bomb_and_background_processes_leave_nothing_behind(sandbox):
             "        except OSError:\n"
             "            return 'limited'\n"
             "    return 'forked 200'\n")
-    assert run(sandbox, code) == "limited"
+    session = SandboxSession(sandbox, [("attack", code)], budget=30)
+    assert Student(session).f() == "limited"
+    uid = session.worker.uid
+    assert sandbox_uids(only=uid), "the forked processes should be alive before the kill"
+    session.close()
     deadline = time.monotonic() + 5
-    while sandbox_uids() and time.monotonic() < deadline:
+    while sandbox_uids(only=uid) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert sandbox_uids() == [], describe_pids(sandbox_uids())
+    assert sandbox_uids(only=uid) == [], describe_pids(sandbox_uids(only=uid))
 
 
 def test_patching_torch_in_the_child_does_not_reach_the_grader(sandbox):
