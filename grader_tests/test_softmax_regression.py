@@ -1,6 +1,8 @@
 """Hidden suite for the ``softmax_regression`` assignment (grader only; never shipped).
 
-Exercises: ``softmax``, ``cross_entropy``, ``accuracy``, ``sgd``, ``softmax_ce_grad`` (DESIGN §5).
+Exercises: ``softmax``, ``cross_entropy``, ``accuracy``, ``sgd``, ``softmax_ce_grad`` (DESIGN §5), and
+the concise version ``build_concise_model``, ``train_concise`` (nn.Linear, nn.CrossEntropyLoss,
+torch.optim.SGD; see the comments above their tests).
 Recipe (DESIGN §6): inputs are generated here, in the trusted parent, on the CPU, from fixed seeds
 (``SEED`` + a per-test offset); the ``student`` proxy moves them to the device under test.  Values
 are compared with the reference computed in float64 (rtol 1e-5, atol 1e-6 for float32 outputs),
@@ -23,7 +25,19 @@ Decisions documented here:
 * The no-shortcut tests (:func:`autograder.banned.find_banned`, AST only) award their points for a
   from-scratch implementation: the function must also run and give correct values on a basic input,
   otherwise a stub or ``return X`` would earn them.
+* ``softmax_ce_grad`` must be finite for logits up to 1e4 (its contract); the suite first had no such
+  test, so a by-hand gradient whose softmax overflows kept full marks (found with the corpus,
+  tests/corpus/softmax_regression.py).  Its expected value is ``(softmax - one_hot) / n`` in float64,
+  not autograd through ``-log(softmax)``, which is NaN where a label's probability underflows to 0.
+* ``build_concise_model``: the book's ``init_weights`` leaves the bias at PyTorch's default, so the
+  bias may be zero or default (|b| <= 1/sqrt(num_inputs)); the weight's statistics are graded.
+* ``train_concise`` is graded on what it does to a model the grader builds (a broken
+  ``build_concise_model`` costs nothing there), never on how it is written: ``F.cross_entropy``,
+  a ``DataLoader``, ``reduction='none'`` with ``.mean()``, ``zero_grad`` before or after the step all pass.
 """
+
+import math
+import re
 
 import pytest
 import torch
@@ -32,6 +46,7 @@ from autograder.banned import find_banned
 from autograder.compare import (assert_finite, assert_is_tensor, assert_same_shape, assert_scalar_close,
                                 assert_tensor_close, describe, first_mismatch, fmt_index, fmt_number,
                                 fmt_shape)
+from autograder.student import RemoteObject
 from autograder.wire import origin_device
 
 SEED = 20_240_517
@@ -76,6 +91,8 @@ BY_HAND_BANNED = {
 DETACHED_HINT = ("if the values pass their own test, a wrong gradient usually means part of the computation "
                  "is cut out of the autograd graph (.detach(), .data, .item(), .numpy(), torch.tensor(...) of "
                  "intermediate results, or in-place changes of the input)")
+NO_GRAD_HINT = ("autograd refuses in-place changes of a leaf tensor that requires grad while it is recording: "
+                "do the update inside `with torch.no_grad():`")
 BROADCAST_HINT = ("a sum over dim=1 without keepdim=True has shape (n,), which does not line up with an (n, q) "
                   "tensor: keep the reduced dimension with keepdim=True (shape (n, 1))")
 
@@ -172,13 +189,31 @@ def _float64_hint(actual, expected) -> str:
 
 
 def _call(student, fn, *args, **kwargs):
-    """``student.call`` with a hint added to the usual broadcasting error of a reduction without keepdim."""
+    """``student.call`` with a hint added to the usual broadcasting errors (a reduction without keepdim;
+    in softmax_ce_grad also one-hot labels built with too few columns)."""
     try:
         return student.call(fn, *args, **kwargs)
     except AssertionError as error:
         if "must match the size of tensor" in str(error) and fn == "softmax":
             _fail_with_hint(error, BROADCAST_HINT)
+        if "must match the size of tensor" in str(error) and fn == "softmax_ce_grad":
+            _fail_with_hint(error, _ce_grad_broadcast_hint(str(error), *args))
+        if "leaf Variable that requires grad is being used in an in-place operation" in str(error):
+            _fail_with_hint(error, NO_GRAD_HINT if fn == "sgd" else
+                            "do not modify the input in place (X -= m); compute X - m into a new tensor")
         raise
+
+
+def _ce_grad_broadcast_hint(message: str, logits, y) -> str:
+    """Which broadcast went wrong in softmax_ce_grad: F.one_hot(y) without num_classes (max(y) + 1 columns
+    instead of q), or a row sum without keepdim=True."""
+    sizes = re.search(r"size of tensor a \((\d+)\) must match the size of tensor b \((\d+)\)", message)
+    q = logits.shape[1]
+    width = int(y.max()) + 1 if y.numel() else 0
+    if sizes and {int(sizes.group(1)), int(sizes.group(2))} == {q, width} and width < q:
+        return (f"the one-hot labels have {width} columns instead of {q}: F.one_hot(y) makes only max(y) + 1 "
+                "columns; pass num_classes=logits.shape[1] (or build them with torch.zeros_like(logits))")
+    return BROADCAST_HINT
 
 
 def _call_basic(student, reference, fn, *args):
@@ -544,7 +579,7 @@ class TestSgd:
         """After sgd, each parameter equals p - lr * p.grad / batch_size (catches a forgotten
         / batch_size, a wrong sign, and `p = p - ...` that changes nothing)."""
         for label, params, lr, batch_size in _sgd_cases():
-            reply = student.call("sgd", params, lr, batch_size)
+            reply = _call(student, "sgd", params, lr, batch_size)
             for i, p in enumerate(params):
                 state = reply.args_after[i]
                 what = f"params[{i}] after sgd({label})"
@@ -561,7 +596,7 @@ class TestSgd:
         """Each parameter stays the same tensor object, a leaf that requires grad, with its dtype and
         device; sgd returns None (catches `params[i] = p - ...` and `p = p.detach() - ...`)."""
         for label, params, lr, batch_size in _sgd_cases():
-            reply = student.call("sgd", params, lr, batch_size)
+            reply = _call(student, "sgd", params, lr, batch_size)
             if reply.value is not None:
                 raise AssertionError(f"sgd({label}) returned {describe(reply.value)}, expected None: sgd updates "
                                      "the parameters in place and returns nothing")
@@ -590,7 +625,7 @@ class TestSgd:
         """After sgd every gradient is zero (p.grad.zero_()) or None, so the next minibatch's
         gradients do not add up with this one's."""
         for label, params, lr, batch_size in _sgd_cases():
-            reply = student.call("sgd", params, lr, batch_size)
+            reply = _call(student, "sgd", params, lr, batch_size)
             for i, p in enumerate(params):
                 grad = reply.args_after[i].grad
                 if grad is None:
@@ -611,7 +646,7 @@ class TestSgd:
         b = _randn((3,), 1201).requires_grad_()  # b.grad is None
         label = "[W (4, 3) with a gradient, b (3,) whose .grad is None], lr 0.1, batch_size 8"
         try:
-            reply = student.call("sgd", [W, b], 0.1, 8)
+            reply = _call(student, "sgd", [W, b], 0.1, 8)
         except AssertionError as error:
             raise AssertionError(f"sgd({label}) failed: a parameter whose .grad is None must be skipped "
                                  f"(`if p.grad is None: continue`): {error}") from None
@@ -664,7 +699,7 @@ class TestSoftmaxCeGrad:
         for k, (shape, labels) in enumerate([((4, 3), [2, 0, 2, 1]), ((5, 5), [3, 0, 4, 1, 2]), ((1, 7), [5])]):
             logits = _randn(shape, 1300 + k, scale=2.0)
             y = torch.tensor(labels, dtype=torch.int64)
-            out = student.softmax_ce_grad(logits, y)
+            out = _call(student, "softmax_ce_grad", logits, y).value
             expected = _reference_ce_grad(reference, logits, y)
             what = f"softmax_ce_grad(logits, y) for {_desc('logits', logits)}, y = {labels}"
             assert_tensor_close(out, expected, rtol=RTOL, atol=ATOL, what=what, dtype=logits.dtype,
@@ -676,11 +711,37 @@ class TestSoftmaxCeGrad:
         logits = _randn((6, 4), 1400, dtype=torch.float64, scale=3.0)
         labels = [1, 3, 0, 0, 2, 3]
         y = torch.tensor(labels, dtype=torch.int64)
-        out = student.softmax_ce_grad(logits, y)
+        out = _call(student, "softmax_ce_grad", logits, y).value
         expected = _reference_ce_grad(reference, logits, y)
         assert_tensor_close(out, expected, rtol=RTOL64, atol=ATOL64, dtype=torch.float64, device=device,
                             what=f"softmax_ce_grad(logits, y) for {_desc('logits', logits)}, y = {labels}",
                             hint=lambda o: _float64_hint(o, expected) or _ce_grad_hint(o, logits, y, expected))
+
+    @pytest.mark.points(2)
+    def test_large_logits_are_stable(self, student, reference, device):
+        """Logits up to 1e4 in float32 give a finite gradient with the right values (catches a softmax
+        inside softmax_ce_grad that does not subtract the row maximum before exp)."""
+        logits = torch.tensor([
+            [1e4, 0.0, -1e4, 5e3],
+            [-1e4, -9999.0, -1e4, -9990.0],
+            [100.0, 99.0, 101.0, 50.0],
+            [9999.5, 1e4, -1e4, 1e4],
+            [-9e3, 9e3, 8999.0, 0.0],
+        ])
+        labels = [2, 3, 0, 1, 1]
+        y = torch.tensor(labels, dtype=torch.int64)
+        out = _call(student, "softmax_ce_grad", logits, y).value
+        # (softmax - one_hot) / n in float64: autograd through -log(softmax) is not usable here, since a
+        # label's probability underflows to exactly 0 for logits 2e4 below the row max.
+        expected = (_probs(logits.double(), torch.float64)
+                    - torch.nn.functional.one_hot(y, logits.shape[1]).double()) / logits.shape[0]
+        hint = ("exp overflows to inf in float32 for arguments above about 88.7 (and a row of very negative "
+                "logits underflows to 0 / 0): compute the softmax inside softmax_ce_grad stably, subtracting "
+                "each row's max first, logits - logits.max(dim=1, keepdim=True).values")
+        assert_tensor_close(out, expected, rtol=1e-3, atol=1e-6, dtype=logits.dtype, device=device,
+                            what=f"softmax_ce_grad(logits, y) for {_desc('logits', logits)} with logits up to "
+                                 f"1e4 in magnitude, y = {labels}",
+                            finite_hint=hint, hint=lambda o: _ce_grad_hint(o, logits, y, expected))
 
     @pytest.mark.points(2)
     def test_written_by_hand(self, student, reference):
@@ -690,7 +751,7 @@ class TestSoftmaxCeGrad:
         assert not problems, "\n".join(problems)
         logits = _randn((3, 4), 1500)
         y = torch.tensor([3, 1, 0], dtype=torch.int64)
-        out = student.call("softmax_ce_grad", logits, y).value
+        out = _call(student, "softmax_ce_grad", logits, y).value
         expected = _reference_ce_grad(reference, logits, y)
         try:
             assert_tensor_close(out, expected, rtol=RTOL, atol=ATOL, what="softmax_ce_grad on a basic input",
@@ -698,3 +759,432 @@ class TestSoftmaxCeGrad:
         except AssertionError as error:
             raise AssertionError("the points for a by-hand softmax_ce_grad need a working softmax_ce_grad: "
                                  f"{error}") from None
+
+
+# ============================================================================ build_concise_model
+#
+# The model stays in the sandbox (a RemoteObject).  The grader asks it about its layers with trusted
+# student.eval expressions, sets its weights to values of its own to check the forward pass against
+# X.flatten(1) @ W.T + b computed here in float64, and copies the initial weights out for their
+# statistics.  Sizes: (48, 5) as (1, 6, 8) images (not square, so a transposed nn.Linear shows), and
+# (784, 10) for the initialisation (7840 weights: the sample standard deviation is within 1% of the true one).
+
+LINEAR_LAYERS = ("[(m.in_features, m.out_features, m.bias is not None) for m in net.modules() "
+                 "if isinstance(m, torch.nn.Linear)]")
+LINEAR_PARAMS = ("[(m.weight.detach().clone(), None if m.bias is None else m.bias.detach().clone()) "
+                 "for m in net.modules() if isinstance(m, torch.nn.Linear)]")
+SET_LINEAR = ("len([(m.weight.data.copy_(W), m.bias.data.copy_(b)) for m in net.modules() "
+              "if isinstance(m, torch.nn.Linear)])")
+TO_DEVICE = "(net.to(dev), None)[1]"
+
+# A float32 product of 48 terms can differ from the float64 one by a few 1e-6 where terms cancel.
+ATOL_MATMUL = 1e-5
+INIT_STD = 0.01
+
+
+def _build(student, num_inputs, num_outputs, seed):
+    """build_concise_model(num_inputs, num_outputs), checked to be an nn.Module; the RemoteObject."""
+    call = f"build_concise_model({num_inputs}, {num_outputs})"
+    net = student.call("build_concise_model", num_inputs, num_outputs, seed=seed).value
+    expected = f"nn.Sequential(nn.Flatten(), nn.Linear({num_inputs}, {num_outputs}))"
+    if not isinstance(net, RemoteObject):
+        raise AssertionError(f"{call} returned {describe(net)}, expected the model itself, {expected}")
+    if not student.eval("isinstance(net, torch.nn.Module)", net=net):
+        raise AssertionError(f"{call} returned a {net.type_name}, expected an nn.Module: {expected}")
+    return net
+
+
+def _check_structure(student, net, num_inputs, num_outputs):
+    """One nn.Linear(num_inputs, num_outputs) with a bias, and no other parameters."""
+    call = f"the model returned by build_concise_model({num_inputs}, {num_outputs})"
+    want = f"nn.Linear({num_inputs}, {num_outputs})"
+    layers = student.eval(LINEAR_LAYERS, net=net)
+    if not layers:
+        raise AssertionError(f"{call} has no nn.Linear layer: softmax regression is one linear layer, {want}, "
+                             "after nn.Flatten()")
+    if len(layers) > 1:
+        raise AssertionError(f"{call} has {len(layers)} nn.Linear layers, expected exactly one, {want}: softmax "
+                             "regression has no hidden layer")
+    fin, fout, has_bias = layers[0]
+    if (fin, fout) != (num_inputs, num_outputs):
+        swapped = (fin, fout) == (num_outputs, num_inputs)
+        raise AssertionError(
+            f"{call} has nn.Linear({fin}, {fout}), expected {want}: "
+            + ("the arguments are (in_features, out_features), inputs first" if swapped else
+               "build the layer from the arguments num_inputs and num_outputs, not from fixed sizes"))
+    if not has_bias:
+        raise AssertionError(f"{call} has a linear layer without a bias (bias=False): keep nn.Linear's bias")
+    shapes = student.eval("[tuple(p.shape) for p in net.parameters()]", net=net)
+    if sorted(shapes) != sorted([(num_outputs, num_inputs), (num_outputs,)]):
+        raise AssertionError(f"{call} has parameters of shapes {shapes}, expected only the weight "
+                             f"({num_outputs}, {num_inputs}) and the bias ({num_outputs},) of {want}")
+    dtypes = student.eval("[str(p.dtype) for p in net.parameters()]", net=net)
+    if any(d != "torch.float32" for d in dtypes):
+        raise AssertionError(f"{call} has parameters of dtypes {dtypes}, expected float32 (nn.Linear's default)")
+
+
+def _forward_hint(out, X, W, b) -> str:
+    """Explain a wrong forward pass: a softmax or ReLU at the end, a missing bias."""
+    if not isinstance(out, torch.Tensor) or out.dim() != 2 or not torch.isfinite(out).all():
+        return ""
+    o = out.double()
+    logits = X.double().reshape(X.shape[0], -1) @ W.double().T + b.double()
+    probs = torch.exp(logits - logits.max(dim=1, keepdim=True).values)
+    probs = probs / probs.sum(dim=1, keepdim=True)
+    if o.shape == probs.shape and torch.allclose(o, probs, rtol=1e-4, atol=1e-6):
+        return ("the model returns probabilities (a softmax of the logits): return the logits, with no softmax "
+                "layer; nn.CrossEntropyLoss applies the (log-)softmax itself, stably")
+    if o.shape == logits.shape and torch.allclose(o, logits.clamp_min(0), rtol=1e-4, atol=1e-5):
+        return "negative logits come out as 0: remove the ReLU, softmax regression is linear"
+    if o.shape == logits.shape and torch.allclose(o, logits - b.double(), rtol=1e-4, atol=1e-5):
+        return "the bias is not added: the linear layer computes X @ weight.T + bias"
+    return ""
+
+
+class TestBuildConciseModel:
+    pytestmark = [pytest.mark.exercise("build_concise_model")]
+
+    @pytest.mark.points(2)
+    def test_structure(self, student):
+        """An nn.Module holding exactly one nn.Linear(num_inputs, num_outputs) with a bias and no other
+        parameters, built from the arguments (catches swapped arguments, bias=False, hard-coded sizes)."""
+        for k, (num_inputs, num_outputs) in enumerate([(48, 5), (12, 7)]):
+            net = _build(student, num_inputs, num_outputs, seed=SEED + 2000 + k)
+            _check_structure(student, net, num_inputs, num_outputs)
+
+    @pytest.mark.points(2)
+    def test_forward(self, student, device):
+        """With its weight and bias set to the grader's values, the model maps images (n, 1, 6, 8) and flat
+        rows (1, 48) to the logits X.flatten(1) @ W.T + b, and passes the gradient back to X (catches a
+        missing nn.Flatten, a softmax or ReLU at the end, a forward pass that drops the bias)."""
+        net = _build(student, 48, 5, seed=SEED + 2010)
+        try:
+            _check_structure(student, net, 48, 5)
+        except AssertionError as error:
+            raise AssertionError(f"the forward pass could not be checked: {error}") from None
+        student.eval(TO_DEVICE, net=net, dev=device)
+        W, b = _randn((5, 48), 2011, scale=0.5), _randn((5,), 2012)
+        student.eval(SET_LINEAR, net=net, W=W, b=b)
+        for k, X in enumerate([_randn((3, 1, 6, 8), 2013), _randn((1, 48), 2014)]):
+            label = "images" if X.dim() == 4 else "flat rows"
+            what = f"net(X) for {label} X of shape {fmt_shape(X.shape)}, with the linear layer's weight and bias set"
+            C = _randn((X.shape[0], 5), 2015 + k)
+            try:
+                reply = net.call("__call__", X.clone().requires_grad_(), cotangent=C)
+            except AssertionError as error:
+                if "cannot be multiplied" in str(error):
+                    _fail_with_hint(error, "nn.Linear(48, 5) needs rows of 48 features: put nn.Flatten() before "
+                                           "it, so that images of shape (n, 1, 6, 8) become (n, 48)")
+                raise
+            expected = X.double().reshape(X.shape[0], -1) @ W.double().T + b.double()
+            assert_tensor_close(reply.value, expected, rtol=RTOL, atol=ATOL_MATMUL, what=what, dtype=torch.float32,
+                                device=device, hint=lambda o, X=X: _forward_hint(o, X, W, b))
+            grads = reply.input_grads or []
+            if not grads or grads[0] is None:
+                raise AssertionError(f"no gradient reached X through {what}: the forward pass must stay in the "
+                                     "autograd graph (no .detach(), .data or torch.no_grad() inside the model)")
+            expected_grad = (C.double() @ W.double()).reshape(X.shape)
+            assert_tensor_close(grads[0], expected_grad, rtol=RTOL, atol=ATOL_MATMUL, device=device,
+                                what=f"the gradient of {what} w.r.t. X (random cotangent)", hint=DETACHED_HINT)
+
+    @pytest.mark.points(2)
+    def test_initialisation(self, student):
+        """The linear weight is drawn from N(0, 0.01^2): over 7840 weights, mean within 0.0015 of 0 and
+        standard deviation within 15% of 0.01; the bias is zero or PyTorch's default (|b| <= 1/sqrt(784))
+        (catches the default initialisation, normal_(w, 0.01) setting the mean, std 0.1)."""
+        net = _build(student, 784, 10, seed=SEED + 2100)
+        try:
+            _check_structure(student, net, 784, 10)
+        except AssertionError as error:
+            raise AssertionError(f"the initialisation could not be checked: {error}") from None
+        [(weight, bias)] = student.eval(LINEAR_PARAMS, net=net)
+        w = weight.double()
+        assert_finite(w, what="the initial weight of nn.Linear(784, 10)")
+        mean, std = w.mean().item(), w.std().item()
+        what = (f"the initial weight of build_concise_model(784, 10) has mean {fmt_number(mean)} and standard "
+                f"deviation {fmt_number(std)}, expected mean 0 and standard deviation 0.01")
+        if abs(mean) > 0.0015 or not 0.85 * INIT_STD <= std <= 1.15 * INIT_STD:
+            default_std = 1 / math.sqrt(3 * 784)
+            if abs(mean - INIT_STD) < 0.002 and abs(std - 1) < 0.1:
+                hint = ("nn.init.normal_(w, 0.01) sets the MEAN to 0.01 (its second argument) and keeps std=1: "
+                        "write nn.init.normal_(w, std=0.01) (or mean=0.0, std=0.01)")
+            elif abs(std - default_std) < 0.1 * default_std:
+                hint = ("that is nn.Linear's default (uniform) initialisation: draw the weight with "
+                        "nn.init.normal_(weight, std=0.01), e.g. in an init function applied with net.apply(...)")
+            elif std < 1e-12:
+                hint = "the weights are all equal: draw them at random from N(0, 0.01^2) with nn.init.normal_"
+            else:
+                hint = "draw the weight with nn.init.normal_(weight, mean=0.0, std=0.01) (std, not variance)"
+            raise AssertionError(f"{what}: {hint}")
+        if bias is not None:
+            bound = 1 / math.sqrt(784)
+            big = bias.double().abs().max().item()
+            if not math.isfinite(big) or big > bound + 1e-7:
+                raise AssertionError(f"the initial bias of build_concise_model(784, 10) has an entry of magnitude "
+                                     f"{fmt_number(big)}: set it to zero (nn.init.zeros_) or keep nn.Linear's "
+                                     f"default, which stays within 1/sqrt(num_inputs) = {fmt_number(bound)}")
+
+
+# ============================================================================ train_concise
+#
+# The grader builds the model in the sandbox with a trusted expression (so a broken build_concise_model
+# costs nothing here), sets its parameters, calls train_concise with a seed, copies the parameters
+# out and judges them here:
+# * full-batch runs (batch_size = n) are deterministic whatever the shuffling: the parameters after
+#   3 epochs are compared with 3 SGD steps on the mean cross-entropy computed here in float64
+#   (rtol 1e-4, atol 1e-5: float32 training), and the returned losses with the losses before each step;
+# * a recording hook counts the examples in every minibatch that reaches backward (each epoch:
+#   ceil(n / batch_size) minibatches of at most batch_size, covering n examples);
+# * a short seeded run on 10 Gaussian clusters (the notebook's synthetic data, 8x8 "images") must
+#   classify held-out examples well; accuracy is computed here from the copied parameters.
+
+GRADER_NET = ("(lambda net: (net[1].weight.data.copy_(W), net[1].bias.data.copy_(b), net.to(dev))[2])"
+              "(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(W.shape[1], W.shape[0])))")
+RECORD_BATCHES = ("(net.__dict__.__setitem__('grader_batches', []), net[1].register_forward_hook("
+                  "lambda m, inp, out: (out.requires_grad and out.register_hook("
+                  "lambda g: net.__dict__['grader_batches'].append(int(g.shape[0]))), None)[1]), None)[2]")
+RECORDED = "list(net.__dict__.get('grader_batches', []))"
+GRADER_PARAMS = "[net[1].weight.detach().clone(), net[1].bias.detach().clone()]"
+TRAIN_TIMEOUT = 8.0
+TRAIN_RTOL, TRAIN_ATOL = 1e-4, 1e-5
+
+
+def _grader_net(student, W, b, device, record=False):
+    net = student.eval(GRADER_NET, W=W, b=b, dev=device)
+    if record:
+        student.eval(RECORD_BATCHES, net=net)
+    return net
+
+
+def _train(student, net, X, y, lr, num_epochs, batch_size, seed):
+    args = f"net, X of shape {fmt_shape(X.shape)}, y, lr={lr}, num_epochs={num_epochs}, batch_size={batch_size}"
+    reply = student.call("train_concise", net, X, y, lr, num_epochs, batch_size, seed=seed, timeout=TRAIN_TIMEOUT)
+    W_after, b_after = student.eval(GRADER_PARAMS, net=net)
+    return reply.value, W_after, b_after, f"train_concise({args})"
+
+
+def _simulate(W, b, X, y, lr, num_epochs, mistake=None):
+    """Full-batch SGD on the mean cross-entropy in float64 (or with a typical mistake); (W, b, losses)."""
+    W, b = W.double().clone(), b.double().clone()
+    Xf = X.double().reshape(X.shape[0], -1)
+    acc_W, acc_b = torch.zeros_like(W), torch.zeros_like(b)
+    losses = []
+    for _ in range(num_epochs):
+        Wt, bt = W.clone().requires_grad_(), b.clone().requires_grad_()
+        out = Xf @ Wt.T + bt
+        if mistake == "softmax_first":
+            out = torch.softmax(out, dim=1)
+        loss = torch.nn.functional.cross_entropy(out, y, reduction="sum" if mistake == "sum" else "mean")
+        if mistake == "divided_again":
+            loss = loss / X.shape[0]
+        gW, gb = torch.autograd.grad(loss, (Wt, bt))
+        if mistake == "no_zero_grad":
+            acc_W, acc_b = acc_W + gW, acc_b + gb
+            gW, gb = acc_W, acc_b
+        if mistake == "momentum":  # torch.optim.SGD(..., momentum=0.9): buf = 0.9 * buf + g
+            acc_W, acc_b = 0.9 * acc_W + gW, 0.9 * acc_b + gb
+            gW, gb = acc_W, acc_b
+        W, b = W - lr * gW, b - lr * gb
+        losses.append(loss.item())
+    return W, b, losses
+
+
+TRAIN_MISTAKES = [
+    ("no_zero_grad", "the gradients add up across steps: call optimizer.zero_grad() before each loss.backward() "
+                     "(backward accumulates into .grad)"),
+    ("sum", "the steps are n times too large: that is the gradient of the SUM of the minibatch losses; use the "
+            "mean (nn.CrossEntropyLoss() averages by default; no reduction='sum', no .sum())"),
+    ("divided_again", "the steps are batch_size times too small: nn.CrossEntropyLoss() already averages over "
+                      "the minibatch, so do not divide by the batch size again"),
+    ("softmax_first", "a softmax was applied before the loss: nn.CrossEntropyLoss takes the logits and applies "
+                      "the (log-)softmax itself"),
+    ("momentum", "that is SGD with momentum 0.9: minibatch SGD here is plain torch.optim.SGD(net.parameters(), "
+                 "lr=lr), without momentum"),
+]
+
+
+def _train_hint(W_after, b_after, W0, b0, X, y, lr, num_epochs) -> str:
+    if torch.equal(W_after.double(), W0.double()) and torch.equal(b_after.double(), b0.double()):
+        return ("the parameters of the model passed in did not change: train `net` itself (build the optimizer "
+                "from net.parameters(); do not create a new model inside train_concise)")
+    for mistake, hint in TRAIN_MISTAKES:
+        W_m, b_m, _ = _simulate(W0, b0, X, y, lr, num_epochs, mistake)
+        if (torch.allclose(W_after.double(), W_m, rtol=1e-3, atol=1e-4)
+                and torch.allclose(b_after.double(), b_m, rtol=1e-3, atol=1e-4)):
+            return hint
+    for other_lr in (0.1, 0.01, 0.05, 1.0):
+        if other_lr == lr:
+            continue
+        W_m, b_m, _ = _simulate(W0, b0, X, y, other_lr, num_epochs)
+        if torch.allclose(W_after.double(), W_m, rtol=1e-3, atol=1e-4):
+            return f"those are steps with lr={other_lr}, not the lr={lr} passed in: use the lr you are given"
+    for epochs in range(1, 2 * num_epochs + 1):
+        if epochs == num_epochs:
+            continue
+        W_m, b_m, _ = _simulate(W0, b0, X, y, lr, epochs)
+        if torch.allclose(W_after.double(), W_m, rtol=1e-3, atol=1e-4):
+            return f"that is what {epochs} step(s) give instead of num_epochs={num_epochs}: run num_epochs epochs"
+    return ("check the learning rate (use lr), the loss (nn.CrossEntropyLoss on the logits), that the model's "
+            "parameters are not re-initialised, and the order zero_grad(), backward(), step()")
+
+
+def _full_batch_case():
+    """24 examples as (1, 4, 5) images, 6 classes, non-symmetric initial parameters."""
+    X = _randn((24, 1, 4, 5), 2200)
+    y = torch.randint(0, 6, (24,), generator=_gen(2201))
+    W0, b0 = _randn((6, 20), 2202, scale=0.1), _randn((6,), 2203, scale=0.1)
+    return X, y, W0, b0
+
+
+def _cluster_data(n_train=500, n_test=300, classes=10, noise=0.6):
+    """The notebook's synthetic data: 10 Gaussian clusters in 64 dimensions, as 8x8 images."""
+    g = _gen(2300)
+    centers = torch.rand(classes, 64, generator=g)
+    labels = torch.randint(0, classes, (n_train + n_test,), generator=g)
+    features = (centers[labels] + noise * torch.randn(n_train + n_test, 64, generator=g)).reshape(-1, 1, 8, 8)
+    return features[:n_train], labels[:n_train], features[n_train:], labels[n_train:]
+
+
+def _check_losses(losses, expected, call, n, minibatches, fallback_hint=""):
+    """``losses`` (returned by train_concise) against the expected per-epoch means."""
+    num_epochs = len(expected)
+    if not isinstance(losses, list):
+        raise AssertionError(f"{call} returned {describe(losses)}, expected a list of {num_epochs} Python floats "
+                             "(the mean training loss per example of each epoch)")
+    if len(losses) != num_epochs:
+        raise AssertionError(f"{call} returned a list of {len(losses)} values, expected one per epoch ({num_epochs})")
+
+    def close(a, b):
+        return isinstance(a, float) and abs(a - b) <= TRAIN_RTOL * abs(b) + 1e-6
+
+    for i, (got, want) in enumerate(zip(losses, expected)):
+        what = f"the loss of epoch {i + 1} returned by {call}"
+        try:
+            assert_scalar_close(got, want, what=what, rtol=TRAIN_RTOL, atol=1e-6, kind=float)
+        except AssertionError as error:
+            hint = ""
+            if isinstance(got, float) and math.isfinite(got):
+                ratio = got / want
+                weigh = ("weight each minibatch's mean loss by its number of examples and divide the total by n "
+                         "(total += float(l) * len(batch); then total / n)")
+                if abs(ratio - n) <= 1e-3 * n:
+                    hint = "that is the SUM of the epoch's per-example losses: divide the total by n"
+                elif minibatches > 1 and 0.6 * minibatches <= ratio <= 1.4 * minibatches:
+                    hint = (f"that is about {minibatches} times the mean, as if the {minibatches} minibatch means "
+                            f"were added up: {weigh}")
+                elif i + 1 < num_epochs and close(got, expected[i + 1]):
+                    hint = ("that is the loss AFTER the epoch's step: record each minibatch's loss as computed "
+                            "before its step (the loss you call backward on)")
+                elif i > 0 and close(losses[0], expected[0]):
+                    hint = ("the first epoch's loss is right but this one is not, so the training steps differ from "
+                            "SGD on the mean cross-entropy of the logits (see the check of the parameters after "
+                            "full-batch training)")
+                else:
+                    hint = fallback_hint or ("each epoch's value is the mean, over the epoch's examples, of "
+                                             f"nn.CrossEntropyLoss on the logits net(X_batch): {weigh}")
+            _fail_with_hint(error, hint)
+
+
+class TestTrainConcise:
+    pytestmark = [pytest.mark.exercise("train_concise")]
+
+    @pytest.mark.points(3)
+    def test_full_batch_steps(self, student, device):
+        """With batch_size = n, 3 epochs are 3 deterministic SGD steps on the mean cross-entropy: the
+        parameters after training match those computed here (catches a missing zero_grad, a summed or
+        re-divided loss, a softmax before the loss, a wrong number of steps, an untouched model)."""
+        X, y, W0, b0 = _full_batch_case()
+        lr, num_epochs = 0.5, 3
+        net = _grader_net(student, W0, b0, device)
+        _losses, W_after, b_after, call = _train(student, net, X, y, lr, num_epochs, len(y), SEED + 2210)
+        W_exp, b_exp, _ = _simulate(W0, b0, X, y, lr, num_epochs)
+        hint = lambda _o: _train_hint(W_after, b_after, W0, b0, X, y, lr, num_epochs)  # noqa: E731
+        assert_tensor_close(W_after, W_exp, rtol=TRAIN_RTOL, atol=TRAIN_ATOL, dtype=torch.float32,
+                            what=f"the weight of net after {call} (batch_size = n: full-batch gradient descent)",
+                            hint=hint)
+        assert_tensor_close(b_after, b_exp, rtol=TRAIN_RTOL, atol=TRAIN_ATOL, dtype=torch.float32,
+                            what=f"the bias of net after {call} (batch_size = n: full-batch gradient descent)",
+                            hint=hint)
+
+    @pytest.mark.points(1)
+    def test_returns_epoch_losses(self, student, device):
+        """The return value is a list of num_epochs Python floats, each epoch's mean loss per example:
+        with lr = 0 and minibatches of 16, 16, 16 and 2 (the model does not change, so every epoch's mean is
+        the loss of the whole set, whatever the order), and with batch_size = n (the loss before each step)
+        (catches summed or unweighted minibatch means, tensors, losses after the step)."""
+        X = _randn((50, 1, 4, 5), 2250)
+        y = torch.randint(0, 6, (50,), generator=_gen(2251))
+        W0, b0 = _randn((6, 20), 2252), _randn((6,), 2253)
+        net = _grader_net(student, W0, b0, device)
+        losses, W_after, b_after, call = _train(student, net, X, y, 0.0, 2, 16, SEED + 2260)
+        _W, _b, (mean_loss,) = _simulate(W0, b0, X, y, 0.0, 1)
+        moved = ""
+        if not (torch.equal(W_after, W0) and torch.equal(b_after, b0)):
+            moved = ("with lr=0.0 the parameters must not change, but they did: use the lr you are given "
+                     "(torch.optim.SGD(net.parameters(), lr=lr))")
+        _check_losses(losses, [mean_loss] * 2, call, n=50, minibatches=4, fallback_hint=moved)
+        X, y, W0, b0 = _full_batch_case()
+        net = _grader_net(student, W0, b0, device)
+        losses, _W, _b, call = _train(student, net, X, y, 0.5, 3, len(y), SEED + 2220)
+        _W, _b, expected = _simulate(W0, b0, X, y, 0.5, 3)
+        _check_losses(losses, expected, call, n=len(y), minibatches=1)
+
+    @pytest.mark.points(2)
+    def test_minibatches_and_epochs(self, student, device):
+        """Every minibatch that reaches backward is recorded: with n = 50, batch_size = 16 and 2 epochs there
+        are 2 x 4 minibatches of 16, 16, 16 and 2 examples (catches full-batch training, a dropped last
+        minibatch, a wrong number of epochs, batch_size ignored)."""
+        X = _randn((50, 1, 4, 5), 2400)
+        y = torch.randint(0, 6, (50,), generator=_gen(2401))
+        W0, b0 = _randn((6, 20), 2402, scale=0.1), torch.zeros(6)
+        n, batch_size, num_epochs = 50, 16, 2
+        net = _grader_net(student, W0, b0, device, record=True)
+        _losses, W_after, _b, call = _train(student, net, X, y, 0.1, num_epochs, batch_size, SEED + 2410)
+        sizes = student.eval(RECORDED, net=net)
+        per_epoch = [16, 16, 16, 2]
+        if not sizes:
+            raise AssertionError(f"during {call} no minibatch loss was back-propagated through the model passed in: "
+                                 "compute the loss of net(X_batch) and call backward() on it for every minibatch")
+        if sorted(sizes) == sorted(per_epoch * num_epochs):
+            return
+        if all(s == n for s in sizes):
+            raise AssertionError(f"during {call} every step used all {n} examples ({len(sizes)} steps): split each "
+                                 f"epoch into minibatches of batch_size={batch_size} examples")
+        if max(sizes) > batch_size:
+            raise AssertionError(f"during {call} a minibatch had {max(sizes)} examples, more than "
+                                 f"batch_size={batch_size}: use the batch_size you are given")
+        if sum(sizes) % n == 0 and sum(sizes) // n != num_epochs:
+            raise AssertionError(f"during {call} the model saw {sum(sizes) // n} epoch(s) of data, expected "
+                                 f"num_epochs={num_epochs}")
+        if sorted(sizes) == sorted([16, 16, 16] * num_epochs):
+            raise AssertionError(f"during {call} the minibatches had {sizes} examples: the last, smaller minibatch "
+                                 f"of each epoch ({n} = 3 x 16 + 2) was dropped; every example must be used once "
+                                 "per epoch (no drop_last=True, and range(0, n, batch_size) for the starts)")
+        raise AssertionError(f"during {call} the minibatches reaching backward had {sizes} examples, expected "
+                             f"{per_epoch} (in any order) in each of the {num_epochs} epochs: every example once "
+                             f"per epoch, in minibatches of batch_size={batch_size} (the last one smaller)")
+
+    @pytest.mark.points(3)
+    def test_learns_held_out_accuracy(self, student, device):
+        """A seeded run (500 examples of 10 Gaussian clusters as 8x8 images, lr 0.1, 5 epochs, batch_size
+        32) must give a model that classifies at least 85% of 300 held-out examples correctly (a correct
+        loop reaches about 95%); the accuracy is computed by the grader from the trained parameters."""
+        X_train, y_train, X_test, y_test = _cluster_data()
+        W0, b0 = _randn((10, 64), 2310, scale=INIT_STD), torch.zeros(10)
+        net = _grader_net(student, W0, b0, device)
+        losses, W_after, b_after, call = _train(student, net, X_train, y_train, 0.1, 5, 32, SEED + 2320)
+        what = f"the model after {call}"
+        assert_finite(W_after, what=f"the weight of {what}",
+                      hint="the training diverged: check the learning rate and that the loss is a mean")
+        assert_finite(b_after, what=f"the bias of {what}",
+                      hint="the training diverged: check the learning rate and that the loss is a mean")
+        if torch.equal(W_after, W0) and torch.equal(b_after, b0):
+            raise AssertionError(f"the parameters of the model passed in did not change during {call}: train `net` "
+                                 "itself (build the optimizer from net.parameters(); do not create a new model)")
+        logits = X_test.double().reshape(len(X_test), -1) @ W_after.double().T + b_after.double()
+        acc = (logits.argmax(dim=1) == y_test).double().mean().item()
+        if acc < 0.85:
+            raise AssertionError(f"{what} classifies {acc:.1%} of the held-out examples correctly, expected at "
+                                 "least 85% (a correct training loop reaches about 95% here): check the loss "
+                                 "(nn.CrossEntropyLoss on the logits, no softmax before it), optimizer.zero_grad() "
+                                 "before backward(), the learning rate and the number of epochs")

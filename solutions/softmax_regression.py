@@ -8,12 +8,15 @@ where the editions disagree), except where the book's code has a known flaw (its
 for logits past ~88 in float32).
 
 Every function is self-contained (no helper shared between functions) so that each one reads as a
-complete answer to its own exercise cell.  No shortcut is used: no ``torch.softmax``,
-``F.softmax``, ``Tensor.softmax``, ``log_softmax``, ``F.cross_entropy``, ``F.nll_loss``, and no
-autograd inside the by-hand gradient.
+complete answer to its own exercise cell.  In the from-scratch exercises no shortcut is used: no
+``torch.softmax``, ``F.softmax``, ``Tensor.softmax``, ``log_softmax``, ``F.cross_entropy``,
+``F.nll_loss``, and no autograd inside the by-hand gradient.  The concise exercises
+(``build_concise_model``, ``train_concise``) are the opposite: they use the library's
+``nn.Linear``, ``nn.CrossEntropyLoss`` and ``torch.optim.SGD``, as the book's concise section does.
 """
 
 import torch
+from torch import nn
 
 
 def softmax(X):
@@ -97,3 +100,52 @@ def softmax_ce_grad(logits, y):
     one_hot = torch.zeros_like(probs)
     one_hot[torch.arange(n, device=logits.device), y] = 1
     return (probs - one_hot) / n
+
+
+def build_concise_model(num_inputs, num_outputs):
+    """Softmax regression with the library: ``nn.Flatten()`` followed by ``nn.Linear``.
+
+    Convention (d2l, PyTorch edition, concise section): returns
+    ``nn.Sequential(nn.Flatten(), nn.Linear(num_inputs, num_outputs))``.  ``nn.Flatten`` turns a
+    batch of images of shape ``(n, 1, h, w)`` (with ``h * w == num_inputs``) into ``(n,
+    num_inputs)``; a batch that is already ``(n, num_inputs)`` passes through unchanged.  The
+    model returns LOGITS of shape ``(n, num_outputs)``: no softmax at the end, because
+    ``nn.CrossEntropyLoss`` applies it itself.  The linear layer's weight is drawn from a normal
+    distribution with mean 0 and standard deviation 0.01 (``nn.init.normal_(weight, std=0.01)``);
+    its bias may be zero or keep PyTorch's default initialisation (as in the book).
+    """
+    net = nn.Sequential(nn.Flatten(), nn.Linear(num_inputs, num_outputs))
+    # normal_'s second positional argument is the MEAN: name std explicitly.
+    nn.init.normal_(net[1].weight, mean=0.0, std=0.01)
+    nn.init.zeros_(net[1].bias)
+    return net
+
+
+def train_concise(net, X, y, lr, num_epochs, batch_size):
+    """Train ``net`` in place with ``nn.CrossEntropyLoss`` and ``torch.optim.SGD``.
+
+    Convention (d2l, PyTorch edition, concise section): ``net`` is a model returning logits
+    (for example from ``build_concise_model``), ``X`` the training examples (first dimension:
+    the ``n`` examples), ``y`` their int64 labels of shape ``(n,)``.  For each of the
+    ``num_epochs`` epochs, shuffle the examples and go through them in minibatches of
+    ``batch_size`` (the last one may be smaller; every example is used once per epoch); for each
+    minibatch: the MEAN cross-entropy of the logits (``nn.CrossEntropyLoss()``), zero the
+    gradients, backpropagate, and take one ``torch.optim.SGD(net.parameters(), lr=lr)`` step.
+    Returns a list of ``num_epochs`` Python floats: for each epoch, the mean training loss per
+    example over that epoch (each minibatch's loss as computed before its step, weighted by the
+    minibatch's size).
+    """
+    loss = nn.CrossEntropyLoss()
+    trainer = torch.optim.SGD(net.parameters(), lr=lr)
+    n = X.shape[0]
+    losses = []
+    for _ in range(num_epochs):
+        total = 0.0
+        for idx in torch.randperm(n, device=X.device).split(batch_size):
+            l = loss(net(X[idx]), y[idx])
+            trainer.zero_grad()
+            l.backward()
+            trainer.step()
+            total += float(l.detach()) * len(idx)
+        losses.append(total / n)
+    return losses

@@ -11,6 +11,7 @@ from autograder.course import SOLUTION_MARKERS
 from autograder.notebook import d2l_meta
 
 ASSIGNMENT = "softmax_regression"
+EXERCISES = 7  # softmax, cross_entropy, accuracy, sgd, softmax_ce_grad, build_concise_model, train_concise
 
 
 def d2l_grade(*args, timeout=300):
@@ -39,7 +40,7 @@ def test_check_passes_the_reference(notebooks):
     proc = d2l_grade("check", str(filled))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     lines = proc.stdout.strip().splitlines()
-    assert len(lines) == 5 and all(line.startswith("PASS") for line in lines)
+    assert len(lines) == EXERCISES and all(line.startswith("PASS") for line in lines)
 
 
 def test_check_fails_the_stubs_one_line_per_exercise(notebooks):
@@ -47,7 +48,7 @@ def test_check_fails_the_stubs_one_line_per_exercise(notebooks):
     proc = d2l_grade("check", str(stubs))
     assert proc.returncode == 1
     lines = proc.stdout.strip().splitlines()
-    assert len(lines) == 5 and all(line.startswith("FAIL") and "NotImplementedError" in line for line in lines)
+    assert len(lines) == EXERCISES and all(line.startswith("FAIL") and "NotImplementedError" in line for line in lines)
 
 
 def test_check_refuses_a_file_that_is_not_a_notebook(tmp_path):
@@ -74,4 +75,4 @@ def test_self_check_cells_run_in_the_notebook(notebooks):
                             resources={"metadata": {"path": str(filled.parent)}}).execute()
     checks = [c for c in nb.cells if d2l_meta(c).get("role") == "selfcheck"]
     text = "\n".join(o.get("text", "") for c in checks for o in c.outputs if o.get("output_type") == "stream")
-    assert text.count("PASS") == 5 and "FAIL" not in text
+    assert text.count("PASS") == EXERCISES and "FAIL" not in text

@@ -13,6 +13,7 @@ from autograder import nbgrader_driver
 from autograder.scenarios import by_name, scenarios_for
 from autograder.course import build_course
 from autograder.demo import write_submissions
+from autograder.notebook import load_assignment
 
 from conftest import describe_pids, sandbox_uids
 
@@ -36,11 +37,13 @@ def total(entry: dict) -> tuple[float, float]:
     return sum(e["score"] for e in entry.values()), sum(e["max_score"] for e in entry.values())
 
 
-def test_json_shape(graded):
+def test_json_shape(graded, kit):
     _course, results = graded
     assert set(results) == {s.name for s in scenarios_for(ASSIGNMENT)}
+    exercises = set(load_assignment(kit, ASSIGNMENT).exercises)
+    assert {"softmax", "cross_entropy", "accuracy", "sgd", "softmax_ce_grad"} <= exercises
     for per_exercise in results.values():
-        assert set(per_exercise) == {"softmax", "cross_entropy", "accuracy", "sgd", "softmax_ce_grad"}
+        assert set(per_exercise) == exercises
         for entry in per_exercise.values():
             assert isinstance(entry["score"], float) and isinstance(entry["max_score"], float)
             assert 0 <= entry["score"] <= entry["max_score"]

@@ -24,6 +24,22 @@ SGD_NO_BATCH_SIZE = '''def sgd(params, lr, batch_size):
             param.grad.zero_()
 '''
 
+TRAIN_CONCISE_NO_ZERO_GRAD = '''def train_concise(net, X, y, lr, num_epochs, batch_size):
+    """Never calls optimizer.zero_grad(): the gradients of all minibatches add up."""
+    loss = nn.CrossEntropyLoss()
+    trainer = torch.optim.SGD(net.parameters(), lr=lr)
+    losses = []
+    for _ in range(num_epochs):
+        total = 0.0
+        for idx in torch.randperm(len(y)).split(batch_size):
+            l = loss(net(X[idx]), y[idx])
+            l.backward()
+            trainer.step()
+            total += float(l) * len(idx)
+        losses.append(total / len(y))
+    return losses
+'''
+
 PATCH_ALLCLOSE = '''import torch
 import torch.testing
 # Make every comparison succeed, hoping the grader runs its checks in this process.
@@ -76,13 +92,16 @@ def accuracy(y_hat, y):
 SCENARIOS = [
     Scenario("reference", "the reference solution", "reference"),
     Scenario("stubs", "the untouched stubs", "stubs", breaks=("softmax", "cross_entropy", "accuracy", "sgd",
-                                                               "softmax_ce_grad")),
+                                                               "softmax_ce_grad", "build_concise_model",
+                                                               "train_concise")),
     Scenario("bug_softmax_overflow", "softmax without subtracting the row max (overflows)", "reference",
              {"softmax": SOFTMAX_OVERFLOW}, breaks=("softmax",)),
     Scenario("bug_cross_entropy_index", "cross_entropy indexing y_hat[:, y]", "reference",
              {"cross_entropy": CROSS_ENTROPY_WRONG_INDEX}, breaks=("cross_entropy",)),
     Scenario("bug_sgd_batch_size", "sgd that forgets / batch_size", "reference",
              {"sgd": SGD_NO_BATCH_SIZE}, breaks=("sgd",)),
+    Scenario("bug_train_concise_no_zero_grad", "train_concise that never zeroes the gradients", "reference",
+             {"train_concise": TRAIN_CONCISE_NO_ZERO_GRAD}, breaks=("train_concise",)),
     Scenario("hostile_patch_allclose", "patches torch.allclose and friends, returns X", "reference",
              {"softmax": PATCH_ALLCLOSE}, breaks=("softmax",), hostile=True),
     Scenario("hostile_os_exit", "calls os._exit(0) inside cross_entropy", "reference",
