@@ -262,14 +262,14 @@ class Student:
         try:
             reply = self._session.request(message, timeout=timeout)
         except SandboxTimeout as exc:
-            raise StudentError(self._timeout_message(fn, str(exc))) from None
+            raise StudentError(self._timeout_message(fn, str(exc), timeout)) from None
         except SandboxCrashed as exc:
             raise StudentError(self._crash_message(fn, str(exc))) from None
         except SandboxError as exc:
             raise StudentError(f"{fn} could not be checked: {exc}") from None
         return self._interpret(fn, reply, args, kwargs)
 
-    def _timeout_message(self, fn: str, detail: str) -> str:
+    def _timeout_message(self, fn: str, detail: str, timeout: float | None = None) -> str:
         start = getattr(self._session, "start_failure", None)
         if start:
             return f"{fn} could not be checked: {start}."
@@ -279,7 +279,7 @@ class Student:
         if detail == "budget":
             return (f"{fn} could not be checked: the time allowed for grading this notebook "
                     f"({self._session.budget:g} s) was used up by earlier checks.")
-        return (f"{fn} did not return within {self._session.call_timeout:g} s "
+        return (f"{fn} did not return within {timeout or self._session.call_timeout:g} s "
                 "(an infinite loop, or a far too slow implementation?).")
 
     def _crash_message(self, fn: str, detail: str) -> str:
