@@ -103,7 +103,10 @@ def _find_banned(source, function_name, banned) -> list[str]:
     keys = _normalise_keys(banned)
     if not keys:
         return []
-    return _Analysis(tree, keys, function_name).run()
+    analysis = _Analysis(tree, keys, function_name)
+    # A StudentSource (answer cells joined) names lines per cell: "line 3 of cell softmax".
+    analysis.line_name = getattr(source, "cell_line", lambda line: f"line {line}")
+    return analysis.run()
 
 
 class _Key:
@@ -489,13 +492,16 @@ class _Analysis:
     def _messages(self) -> list[str]:
         out = []
         for key, display, line, via, others in sorted(self.found.values(), key=lambda e: e[2]):
-            where = f"line {line}"
+            where = self.line_name(line)
             if via == "module-level code":
                 where += ", in module-level code"
             elif via:
                 where += f", in {via}, which {self.fn} uses"
             if others:
-                where += f"; also line{'s' if len(others) > 1 else ''} {', '.join(map(str, sorted(others)))}"
+                names = [self.line_name(o) for o in sorted(others)]
+                if all(n.startswith("line ") and " of " not in n for n in names):
+                    names = [f"line{'s' if len(others) > 1 else ''} " + ", ".join(n[5:] for n in names)]
+                where += "; also " + ", ".join(names)
             msg = f"{self.fn} uses {display} ({where})"
             out.append(f"{msg}: {key.reason}" if key.reason else msg)
         if len(out) > MAX_MESSAGES:

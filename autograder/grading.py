@@ -10,6 +10,7 @@ import contextlib
 from pathlib import Path
 
 import pytest
+import torch
 
 from autograder.notebook import AssignmentSpec, Submission
 from autograder.plugin import GradingPlugin
@@ -70,6 +71,8 @@ def grade_submissions(spec: AssignmentSpec, submissions: dict[str, Submission], 
     """
     own = sandbox is None
     sandbox = sandbox or Sandbox(hide=[*kit.secret_dirs(), *hide])
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny reference computations; more threads only fight the children
     try:
         students = {
             key: (lambda sub=sub: Student(SandboxSession(sandbox, sub.cells, sub.problems,
@@ -82,6 +85,7 @@ def grade_submissions(spec: AssignmentSpec, submissions: dict[str, Submission], 
         run_suite(kit.hidden_suite(spec.name), plugin)
         results = plugin.results()
     finally:
+        torch.set_num_threads(threads)
         if own:
             sandbox.close()
     for key, sub in submissions.items():

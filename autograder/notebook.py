@@ -29,6 +29,35 @@ class AssignmentSpec:
     setup_cells: list[tuple[str, str]]
 
 
+class StudentSource(str):
+    """All answer cells joined into one string, remembering where each cell starts, so that a
+    message can say "line 3 of cell softmax" instead of a line number in the joined text."""
+
+    starts: list[tuple[int, str]]
+
+    @classmethod
+    def join(cls, cells: list[tuple[str, str]]) -> "StudentSource":
+        """Join ``(cell_id, source)`` pairs with blank lines between them."""
+        text, starts, line = "", [], 1
+        for cell_id, src in cells:
+            if text:
+                text += "\n\n"
+                line += 2
+            starts.append((line, cell_id))
+            text += src
+            line += src.count("\n")
+        joined = cls(text)
+        joined.starts = starts
+        return joined
+
+    def cell_line(self, line: int) -> str:
+        """``"line 3 of cell softmax"`` for a line number of the joined text."""
+        for start, cell_id in reversed(getattr(self, "starts", [])):
+            if line >= start:
+                return f"line {line - start + 1} of cell {cell_id}"
+        return f"line {line}"
+
+
 @dataclass
 class Submission:
     """What one student's notebook contributes to grading."""
@@ -105,7 +134,7 @@ def load_assignment(kit, name: str) -> AssignmentSpec:
 
 
 def _defines(source: str, function: str) -> bool:
-    return re.search(rf"^\s*def\s+{re.escape(function)}\s*\(", source, re.MULTILINE) is not None
+    return re.search(rf"^\s*(def|class)\s+{re.escape(function)}\b", source, re.MULTILINE) is not None
 
 
 def submission_from_notebook(nb: dict, spec: AssignmentSpec, key: str) -> Submission:
@@ -139,7 +168,7 @@ def submission_from_notebook(nb: dict, spec: AssignmentSpec, key: str) -> Submis
                             "and was not graded")
             answers[function] = ""
     cells = list(spec.setup_cells) + [(f, answers[f]) for f in spec.exercises if f in answers]
-    source = "\n\n".join(answers[f] for f in spec.exercises if f in answers)
+    source = StudentSource.join([(f, answers[f]) for f in spec.exercises if f in answers])
     return Submission(key=key, cells=cells, source=source, problems=problems, exercise_cells=answers)
 
 

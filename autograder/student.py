@@ -178,7 +178,7 @@ class SandboxSession:
         A function that timed out once is not called again for this submission: its later
         checks fail at once instead of each waiting out the timeout.
         """
-        fn = message.get("fn")
+        fn = message.get("fn") or f"{getattr(message.get('target'), 'type_name', '?')}.{message.get('method')}"
         if fn in self.timed_out:
             raise SandboxTimeout("again")
         worker = self._ensure_worker()
@@ -249,16 +249,16 @@ class Student:
         label = f"{obj.type_name}.{method}" if method != "__call__" else f"{obj.type_name}(...)"
         return self._send(label, message, args, kwargs, timeout)
 
-    def eval(self, expr: str, **bindings):
+    def eval(self, expr: str, label: str = "inspecting your code", **bindings):
         """Evaluate a trusted expression next to the student's code and return its value.
 
         The expression sees the student's functions, ``torch``, ``math`` and ``bindings`` (data or
         :class:`RemoteObject`); e.g. ``student.eval("[p.shape for p in net.parameters()]", net=net)``.
         """
         message = {"op": "eval", "expr": expr, "bindings": _to_wire(bindings), "device": self.device}
-        return self._send(expr.split("(")[0][:40], message, (), {}, None).value
+        return self._send(label, message, (), {}, None, evaluating=True).value
 
-    def _send(self, fn: str, message: dict, args, kwargs, timeout) -> Reply:
+    def _send(self, fn: str, message: dict, args, kwargs, timeout, evaluating: bool = False) -> Reply:
         try:
             reply = self._session.request(message, timeout=timeout)
         except SandboxTimeout as exc:
@@ -267,7 +267,7 @@ class Student:
             raise StudentError(self._crash_message(fn, str(exc))) from None
         except SandboxError as exc:
             raise StudentError(f"{fn} could not be checked: {exc}") from None
-        return self._interpret(fn, reply, args, kwargs)
+        return self._interpret(fn, reply, args, kwargs, evaluating)
 
     def _timeout_message(self, fn: str, detail: str, timeout: float | None = None) -> str:
         start = getattr(self._session, "start_failure", None)
@@ -290,9 +290,10 @@ class Student:
                 "Causes: exiting the interpreter (os._exit, sys.exit), a crash, or using more memory "
                 "than allowed.")
 
-    def _interpret(self, fn: str, reply: dict, args, kwargs) -> Reply:
+    def _interpret(self, fn: str, reply: dict, args, kwargs, evaluating: bool = False) -> Reply:
         status = reply.get("status")
-        call = f"{fn}({describe_args(args, kwargs)})"
+        # An eval's expression is hidden test code: the student sees only its label.
+        call = fn if evaluating else f"{fn}({describe_args(args, kwargs)})"
         if status == "ok":
             states = []
             for s in reply.get("args_after") or []:
@@ -307,7 +308,7 @@ class Student:
         if status == "missing":
             raise StudentError(self._missing_message(fn))
         if status == "error":
-            raise StudentError(f"calling {call} raised {message}")
+            raise StudentError(f"{call} raised {message}" if evaluating else f"calling {call} raised {message}")
         if status == "backward_error":
             raise StudentError(f"gradient through {fn} could not be computed: {message}")
         if status == "bad_return":

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 from autograder.course import reference_answer_cells
 from autograder.grading import grade_submissions
-from autograder.notebook import Submission, load_assignment
+from autograder.notebook import StudentSource, Submission, load_assignment
 
 
 def variant_submission(spec, reference: dict[str, str], key: str, replaced: dict[str, str]) -> Submission:
     """The reference submission of ``spec`` with the answer cells in ``replaced`` swapped in."""
     cells = {**reference, **replaced}
     ordered = [(f, cells[f]) for f in spec.exercises if f in cells]
-    return Submission(key, list(spec.setup_cells) + ordered, "\n\n".join(src for _, src in ordered),
+    return Submission(key, list(spec.setup_cells) + ordered, StudentSource.join(ordered),
                       exercise_cells=cells)
 
 

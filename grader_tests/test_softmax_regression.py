@@ -566,7 +566,7 @@ def _sgd_step_hint(before, after, grad, lr, batch_size) -> str:
         return "the step goes the wrong way: subtract lr * p.grad / batch_size (gradient DEScent)"
     if abs(k * lr - 1) < 1e-4:
         return "the learning rate is missing: multiply the gradient by lr"
-    if abs(k - 1 / batch_size ** 2) < 1e-6:
+    if abs(k - 1 / batch_size) < 1e-4 / batch_size:  # step / wanted step: one extra division
         return "the step is divided by batch_size twice"
     return f"the step taken is {fmt_number(k)} times the expected one"
 
@@ -641,25 +641,25 @@ class TestSgd:
     @pytest.mark.points(1)
     def test_skips_parameters_without_grad(self, student, device):
         """A parameter whose .grad is None is skipped and left unchanged; the others are updated."""
+        b = _randn((3,), 1201).requires_grad_()  # b.grad is None, and b comes first: `break` must not pass
         W = _randn((4, 3), 1200).requires_grad_()
         W.grad = _randn((4, 3), 1250)
-        b = _randn((3,), 1201).requires_grad_()  # b.grad is None
-        label = "[W (4, 3) with a gradient, b (3,) whose .grad is None], lr 0.1, batch_size 8"
+        label = "[b (3,) whose .grad is None, W (4, 3) with a gradient], lr 0.1, batch_size 8"
         try:
-            reply = _call(student, "sgd", [W, b], 0.1, 8)
+            reply = _call(student, "sgd", [b, W], 0.1, 8)
         except AssertionError as error:
             raise AssertionError(f"sgd({label}) failed: a parameter whose .grad is None must be skipped "
                                  f"(`if p.grad is None: continue`): {error}") from None
-        b_after = reply.args_after[1]
+        b_after = reply.args_after[0]
         if b_after.value is None or not torch.equal(b_after.value, b.detach()):
-            raise AssertionError(f"params[1] (whose .grad is None) changed after sgd({label}): skip parameters "
+            raise AssertionError(f"params[0] (whose .grad is None) changed after sgd({label}): skip parameters "
                                  "without a gradient")
         if b_after.grad is not None and bool((b_after.grad != 0).any()):
-            raise AssertionError(f"params[1] (whose .grad was None) has a non-zero .grad after sgd({label})")
-        W_after = reply.args_after[0].value
+            raise AssertionError(f"params[0] (whose .grad was None) has a non-zero .grad after sgd({label})")
+        W_after = reply.args_after[1].value
         if W_after is None or torch.equal(W_after, W.detach()):
-            raise AssertionError(f"params[0] (which has a gradient) did not change after sgd({label}): only "
-                                 "parameters whose .grad is None are skipped")
+            raise AssertionError(f"params[1] (which has a gradient) did not change after sgd({label}): skip "
+                                 "only the parameters whose .grad is None (`continue`, not `break` or `return`)")
 
 
 # ============================================================================ softmax_ce_grad
