@@ -9,8 +9,10 @@ here from the student notebook (``assignments/<name>.ipynb``, stubs) and the ref
     raise NotImplementedError()
 
 are replaced by ``### BEGIN SOLUTION``, the reference function's body (without its docstring,
-at the stub's indentation) and ``### END SOLUTION``.  nbgrader's ``ClearSolutions`` writes the very
-same two stub lines back, so ``generate_assignment`` releases exactly the kit's student notebook.
+at the stub's indentation) and ``### END SOLUTION``.  An exercise may also be a class (an
+``nn.Module``, say): then each of its methods that holds the stub lines gets the body of the
+reference class's method of the same name.  nbgrader's ``ClearSolutions`` writes the very same
+two stub lines back, so ``generate_assignment`` releases exactly the kit's student notebook.
 Each self-check cell gets its points from the hidden suite.
 
 The course's ``nbgrader_config.py`` replaces nbgrader's ``Execute`` by the kit's sandboxed scorer
@@ -96,7 +98,11 @@ def config_text(course_root: Path, kit: KitPaths, course_id: str = DEFAULT_COURS
 # Deriving the source notebook
 # --------------------------------------------------------------------------------------------
 
-def _reference_functions(path: Path) -> tuple[list[str], dict[str, ast.FunctionDef]]:
+_FUNCTION_NODES = (ast.FunctionDef, ast.AsyncFunctionDef)
+
+
+def _reference_functions(path: Path) -> tuple[list[str], dict[str, ast.FunctionDef | ast.ClassDef]]:
+    """The reference module's lines and its top-level functions and classes, by name."""
     try:
         text = path.read_text()
     except OSError as exc:
@@ -106,7 +112,7 @@ def _reference_functions(path: Path) -> tuple[list[str], dict[str, ast.FunctionD
     except SyntaxError as exc:
         raise CourseBuildError(f"the reference solutions {path} do not parse: {exc}") from None
     functions = {node.name: node for node in tree.body
-                 if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))}
+                 if isinstance(node, (*_FUNCTION_NODES, ast.ClassDef))}
     return text.splitlines(), functions
 
 
@@ -158,41 +164,98 @@ def reference_body(lines: list[str], func: ast.FunctionDef, where: str, indent: 
     return out
 
 
-def _stub_function(source: str, function: str, where: str) -> ast.FunctionDef:
+def _stub_function(source: str, function: str, where: str) -> ast.FunctionDef | ast.ClassDef:
     try:
         tree = ast.parse(source)
     except SyntaxError as exc:
         raise CourseBuildError(f"{where}: the exercise cell for {function} does not parse: {exc}") from None
     for node in tree.body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == function:
+        if isinstance(node, (*_FUNCTION_NODES, ast.ClassDef)) and node.name == function:
             return node
     raise CourseBuildError(f"{where}: the exercise cell for {function} does not define {function}()")
 
 
+def _stub_hits(lines: list[str]) -> list[int]:
+    """0-based indices of the first of the two stub lines (both at the same indentation)."""
+    return [i for i in range(len(lines) - 1)
+            if lines[i].strip() == STUB_LINES[0] and lines[i + 1].strip() == STUB_LINES[1]
+            and lines[i][:len(lines[i]) - len(lines[i].lstrip())]
+            == lines[i + 1][:len(lines[i + 1]) - len(lines[i + 1].lstrip())]]
+
+
+def _stub_count_error(where: str, function: str, hits: list[int], expected: str) -> CourseBuildError:
+    found = "missing" if not hits else f"present {len(hits)} times"
+    return CourseBuildError(f"{where}: the stub lines {STUB_LINES[0]!r} / {STUB_LINES[1]!r} of the "
+                            f"exercise cell for {function} are {found} ({expected})")
+
+
+def _method_regions(stub_cls: ast.ClassDef, ref_cls: ast.ClassDef, hits: list[int],
+                    where: str) -> list[tuple[int, ast.FunctionDef]]:
+    """(stub line index, reference method) for each method of the stub class that holds the stub
+    lines.  Methods are matched by name; any mismatch between the two classes is an error."""
+    name = stub_cls.name
+    if [ast.dump(n) for n in stub_cls.bases + stub_cls.keywords] != \
+            [ast.dump(n) for n in ref_cls.bases + ref_cls.keywords]:
+        raise CourseBuildError(f"{where}: the stub of class {name} and the reference class have "
+                               "different base classes")
+    ref_methods = {n.name: n for n in ref_cls.body if isinstance(n, _FUNCTION_NODES)}
+    stub_methods = [n for n in stub_cls.body if isinstance(n, _FUNCTION_NODES)]
+    lacking = [m for m in ref_methods if m not in {n.name for n in stub_methods}]
+    if lacking:
+        raise CourseBuildError(f"{where}: the exercise cell's class {name} lacks the reference "
+                               f"method(s) {', '.join(lacking)}")
+    regions = []
+    for method in stub_methods:
+        inside = [i for i in hits if method.lineno <= i + 1 <= method.end_lineno]
+        if not inside:
+            continue  # a method given to the student: kept as it is
+        if len(inside) > 1:
+            raise _stub_count_error(where, f"{name}.{method.name}", inside, "exactly once expected")
+        ref = ref_methods.get(method.name)
+        if ref is None:
+            raise CourseBuildError(f"{where}: method {name}.{method.name} of the exercise cell has no "
+                                   f"reference method of that name in class {name}")
+        if ast.dump(method.args) != ast.dump(ref.args):
+            raise CourseBuildError(f"{where}: the stub of {name}.{method.name} and the reference "
+                                   "method take different arguments")
+        regions.append((inside[0], ref))
+    if not regions:
+        raise _stub_count_error(where, name, [], "expected once in each method to write")
+    stray = sorted(set(hits) - {i for i, _ in regions})
+    if stray:
+        raise CourseBuildError(f"{where}: the stub lines at line {stray[0] + 1} of the exercise cell "
+                               f"for {name} are outside the methods of class {name}")
+    return regions
+
+
 def solution_cell_source(stub_source: str, function: str, ref_lines: list[str],
-                         ref_func: ast.FunctionDef | None, where: str) -> str:
-    """The source of an exercise cell with the stub replaced by the reference body."""
+                         ref_func: ast.FunctionDef | ast.ClassDef | None, where: str) -> str:
+    """The source of an exercise cell with the stub replaced by the reference body (for a class:
+    each stubbed method's stub replaced by the body of the reference method of the same name)."""
     if ref_func is None:
         raise CourseBuildError(f"{where}: exercise {function} has no reference function "
                                f"{function}() in the solutions module")
     stub_def = _stub_function(stub_source, function, where)
-    if ast.dump(stub_def.args) != ast.dump(ref_func.args):
-        raise CourseBuildError(f"{where}: the stub of {function} and the reference function take "
-                               "different arguments")
+    if isinstance(stub_def, ast.ClassDef) != isinstance(ref_func, ast.ClassDef):
+        kinds = ("a class", "a function") if isinstance(stub_def, ast.ClassDef) else ("a function", "a class")
+        raise CourseBuildError(f"{where}: {function} is {kinds[0]} in the exercise cell but "
+                               f"{kinds[1]} in the solutions module")
     lines = stub_source.split("\n")
-    hits = [i for i in range(len(lines) - 1)
-            if lines[i].strip() == STUB_LINES[0] and lines[i + 1].strip() == STUB_LINES[1]
-            and lines[i][:len(lines[i]) - len(lines[i].lstrip())]
-            == lines[i + 1][:len(lines[i + 1]) - len(lines[i + 1].lstrip())]]
-    if len(hits) != 1:
-        found = "missing" if not hits else f"present {len(hits)} times"
-        raise CourseBuildError(f"{where}: the stub lines {STUB_LINES[0]!r} / {STUB_LINES[1]!r} of "
-                               f"the exercise cell for {function} are {found} (exactly once expected)")
-    i = hits[0]
-    indent = lines[i][:len(lines[i]) - len(lines[i].lstrip())]
-    block = [indent + BEGIN_SOLUTION, *reference_body(ref_lines, ref_func, where, indent),
-             indent + END_SOLUTION]
-    return "\n".join(lines[:i] + block + lines[i + 2:])
+    hits = _stub_hits(lines)
+    if isinstance(ref_func, ast.ClassDef):
+        regions = _method_regions(stub_def, ref_func, hits, where)
+    else:
+        if ast.dump(stub_def.args) != ast.dump(ref_func.args):
+            raise CourseBuildError(f"{where}: the stub of {function} and the reference function take "
+                                   "different arguments")
+        if len(hits) != 1:
+            raise _stub_count_error(where, function, hits, "exactly once expected")
+        regions = [(hits[0], ref_func)]
+    for i, ref in sorted(regions, key=lambda region: region[0], reverse=True):  # bottom up
+        indent = lines[i][:len(lines[i]) - len(lines[i].lstrip())]
+        lines[i:i + 2] = [indent + BEGIN_SOLUTION, *reference_body(ref_lines, ref, where, indent),
+                          indent + END_SOLUTION]
+    return "\n".join(lines)
 
 
 def _as_source_list(text: str) -> list[str]:

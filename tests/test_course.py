@@ -24,10 +24,13 @@ def fake_points(spec, kit):
 
 
 def reference_code_lines(kit: KitPaths, name: str, function: str) -> list[str]:
-    """The reference body's code lines (no comments, no blank lines), stripped."""
+    """The reference body's code lines (no comments, no blank lines), stripped; for a class, the
+    bodies of its methods one after the other."""
     text = kit.solution_module(name).read_text()
-    func = next(n for n in ast.parse(text).body if isinstance(n, ast.FunctionDef) and n.name == function)
-    body = C.reference_body(text.splitlines(), func, name)
+    node = next(n for n in ast.parse(text).body
+                if isinstance(n, (ast.FunctionDef, ast.ClassDef)) and n.name == function)
+    funcs = [m for m in node.body if isinstance(m, ast.FunctionDef)] if isinstance(node, ast.ClassDef) else [node]
+    body = [line for func in funcs for line in C.reference_body(text.splitlines(), func, name)]
     return [line.strip() for line in body if line.strip() and not line.strip().startswith("#")]
 
 
@@ -53,19 +56,24 @@ def exercise_cells(nb: dict) -> dict[str, str]:
 def test_source_has_each_reference_body_between_solution_markers(name):
     nb = C.derive_source_notebook(KIT, name, points=fake_points)
     spec = load_assignment(KIT, name)
+    stubs = exercise_cells(json.loads(KIT.assignment_notebook(name).read_text()))
     cells = exercise_cells(nb)
     assert list(cells) == spec.exercises
     for function, src in cells.items():
         lines = src.split("\n")
-        assert lines.count("    " + C.BEGIN_SOLUTION) == 1, function
-        assert lines.count("    " + C.END_SOLUTION) == 1, function
-        inside = lines[lines.index("    " + C.BEGIN_SOLUTION) + 1:lines.index("    " + C.END_SOLUTION)]
+        begins = [i for i, line in enumerate(lines) if line.strip() == C.BEGIN_SOLUTION]
+        ends = [i for i, line in enumerate(lines) if line.strip() == C.END_SOLUTION]
+        # one region for a function; one per stubbed method of a class, at the body's indentation
+        assert len(begins) == len(ends) == stubs[function].count("raise NotImplementedError()") >= 1, function
+        indent = " " * (4 if src.startswith("def") else 8)
+        assert all(lines[i].startswith(indent) and not lines[i].startswith(indent + " ") for i in begins), function
+        inside = [line for b, e in zip(begins, ends) for line in lines[b + 1:e]]
         assert [l.strip() for l in inside if l.strip() and not l.strip().startswith("#")] == \
             reference_code_lines(KIT, name, function)
         assert "NotImplementedError" not in src and "YOUR CODE HERE" not in src
         ast.parse(src)  # still a valid cell
-        # the docstring is the stub's, not repeated from the reference
-        assert src.count('"""') == 2
+        # the docstrings are the stub's, not repeated from the reference
+        assert src.count('"""') == stubs[function].count('"""')
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -164,19 +172,31 @@ def test_release_assignment_fails_loudly_on_a_broken_source(tmp_path):
 
 # --- failing loudly ------------------------------------------------------------------------------
 
-def _edit_exercise(kit: KitPaths, name: str, edit) -> str:
+def first_exercises() -> dict[str, tuple[str, str]]:
+    """{"def": (assignment, exercise), "class": (...)}: the kit's first exercise of each kind."""
+    kinds: dict = {}
+    for name in NAMES:
+        for function, src in exercise_cells(json.loads(KIT.assignment_notebook(name).read_text())).items():
+            kinds.setdefault(src.split()[0], (name, function))
+    return kinds
+
+
+FIRST = first_exercises()
+
+
+def _edit_exercise(kit: KitPaths, name: str, function: str, edit) -> str:
     path = kit.assignment_notebook(name)
     nb = json.loads(path.read_text())
-    cell = next(c for c in nb["cells"] if d2l_meta(c).get("role") == "exercise")
+    cell = next(c for c in nb["cells"] if d2l_meta(c).get("function") == function
+                and d2l_meta(c).get("role") == "exercise")
     cell["source"] = edit(cell_source(cell))
     path.write_text(json.dumps(nb))
-    return d2l_meta(cell)["function"]
+    return function
 
 
 def test_missing_reference_function_fails_loudly(tmp_path):
     kit = copy_kit(tmp_path)
-    name = NAMES[0]
-    function = load_assignment(kit, name).exercises[-1]
+    name, function = FIRST["def"]
     sol = kit.solution_module(name)
     sol.write_text(sol.read_text().replace(f"def {function}(", f"def {function}_renamed("))
     with pytest.raises(C.CourseBuildError, match=f"no reference function .*{function}"):
@@ -184,16 +204,17 @@ def test_missing_reference_function_fails_loudly(tmp_path):
     assert not (tmp_path / "c").exists()
 
 
-def test_missing_stub_lines_fail_loudly(tmp_path):
+@pytest.mark.parametrize("kind", sorted(FIRST))
+def test_missing_stub_lines_fail_loudly(tmp_path, kind):
     kit = copy_kit(tmp_path)
-    function = _edit_exercise(kit, NAMES[0], lambda s: s.replace("raise NotImplementedError()", "pass"))
+    function = _edit_exercise(kit, *FIRST[kind], lambda s: s.replace("raise NotImplementedError()", "pass"))
     with pytest.raises(C.CourseBuildError, match=f"stub lines .* {function} are missing"):
         C.build_course(tmp_path / "c", kit, points=fake_points)
 
 
 def test_stub_and_reference_with_different_arguments_fail_loudly(tmp_path):
     kit = copy_kit(tmp_path)
-    function = _edit_exercise(kit, NAMES[0], lambda s: s.replace("):", ", extra=None):", 1))
+    function = _edit_exercise(kit, *FIRST["def"], lambda s: s.replace("):", ", extra=None):", 1))
     with pytest.raises(C.CourseBuildError, match=f"{function} and the reference function take"):
         C.build_course(tmp_path / "c", kit, points=fake_points)
 
@@ -221,3 +242,105 @@ def test_reference_body_keeps_comments_and_reindents():
     out = C.solution_cell_source(stub, "f", text.splitlines(), func, "t")
     assert out == ("def f(x):\n    '''Doc.'''\n    ### BEGIN SOLUTION\n    # why\n    s = '''a\n"
                    "b'''\n    return x\n    ### END SOLUTION\n")
+
+
+# --- exercises that are classes ------------------------------------------------------------------
+
+CLASS_REFERENCE = '''\
+class Net(nn.Module):
+    """Doc."""
+
+    def __init__(self, n):
+        super().__init__()
+        self.n = n
+
+    def forward(self, X):
+        """Method doc."""
+        # why
+        return X * self.n
+
+    def extra(self):
+        return "reference version"
+'''
+CLASS_STUB = '''\
+class Net(nn.Module):
+    """Doc."""
+
+    def __init__(self, n):
+        # YOUR CODE HERE
+        raise NotImplementedError()
+
+    def forward(self, X):
+        """Method doc."""
+        # YOUR CODE HERE
+        raise NotImplementedError()
+
+    def extra(self):
+        return "given to the student"
+'''
+INIT_STUB = '''\
+    def __init__(self, n):
+        # YOUR CODE HERE
+        raise NotImplementedError()
+
+'''
+
+
+def _class_solution(stub: str) -> str:
+    node = ast.parse(CLASS_REFERENCE).body[0]
+    return C.solution_cell_source(stub, "Net", CLASS_REFERENCE.splitlines(), node, "t")
+
+
+def test_class_gets_each_methods_body_by_name():
+    out = _class_solution(CLASS_STUB)
+    assert out == '''\
+class Net(nn.Module):
+    """Doc."""
+
+    def __init__(self, n):
+        ### BEGIN SOLUTION
+        super().__init__()
+        self.n = n
+        ### END SOLUTION
+
+    def forward(self, X):
+        """Method doc."""
+        ### BEGIN SOLUTION
+        # why
+        return X * self.n
+        ### END SOLUTION
+
+    def extra(self):
+        return "given to the student"
+'''  # a method without stub lines is the student's as given
+    ast.parse(out)
+
+
+def test_class_methods_in_another_order_match_by_name():
+    stub = CLASS_STUB.replace(INIT_STUB, "").replace("    def extra(self):", INIT_STUB + "    def extra(self):")
+    out = _class_solution(stub)
+    assert out.index("return X * self.n") < out.index("super().__init__()")
+
+
+@pytest.mark.parametrize("edit, message", [
+    (lambda s: s.replace("def forward(self, X)", "def forwad(self, X)"), "lacks the reference method.* forward"),
+    (lambda s: s + "\n    def helper(self):\n        # YOUR CODE HERE\n        raise NotImplementedError()\n",
+     "Net.helper of the exercise cell has no reference"),
+    (lambda s: s.replace("def forward(self, X)", "def forward(self, X, Y)"),
+     "Net.forward and the reference method take different arguments"),
+    (lambda s: s.replace("class Net(nn.Module)", "class Net(nn.Sequential)"), "different base classes"),
+    (lambda s: s.replace("raise NotImplementedError()", "pass"), "stub lines .* Net are missing"),
+    (lambda s: s.replace('    """Doc."""\n', '    """Doc."""\n    # YOUR CODE HERE\n    raise NotImplementedError()\n'),
+     "outside the methods of class Net"),
+    (lambda s: s.replace('        """Method doc."""\n', '        """Method doc."""\n        # YOUR CODE HERE\n'
+                         '        raise NotImplementedError()\n'), "Net.forward are present 2 times"),
+])
+def test_class_mismatches_fail_loudly(edit, message):
+    with pytest.raises(C.CourseBuildError, match=message):
+        _class_solution(edit(CLASS_STUB))
+
+
+def test_a_function_stub_for_a_reference_class_fails_loudly():
+    stub = 'def Net(n):\n    """Doc."""\n    # YOUR CODE HERE\n    raise NotImplementedError()\n'
+    with pytest.raises(C.CourseBuildError, match="Net is a function in the exercise cell but a class"):
+        _class_solution(stub)
