@@ -104,7 +104,7 @@ def test_gradebook_matches_and_is_intact(graded):
 
 
 def test_no_process_left_behind(graded):
-    assert sandbox_uids() == [], describe_pids(sandbox_uids())
+    assert sandbox_uids(orphans=True) == [], describe_pids(sandbox_uids(orphans=True))
 
 
 def test_feedback_has_messages_and_no_hidden_tests(graded, kit):
