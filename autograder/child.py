@@ -144,9 +144,16 @@ def _plain(obj, state: ChildState, depth: int = 0):
         return [_plain(x, state, depth + 1) for x in obj]
     if isinstance(obj, tuple):
         return tuple(_plain(x, state, depth + 1) for x in obj)
-    if isinstance(obj, dict) and all(isinstance(k, (str, int, float, bool, type(None))) for k in obj):
+    if isinstance(obj, dict) and all(_plain_key(k) for k in obj):
         return {k: _plain(v, state, depth + 1) for k, v in obj.items()}
     return state.handle_for(obj)
+
+
+def _plain_key(key) -> bool:
+    """Dict keys that cross as data: scalars, strings and tuples of them (n-gram counts)."""
+    if isinstance(key, tuple):
+        return len(key) < 64 and all(_plain_key(k) for k in key)
+    return key is None or type(key) in (str, int, float, bool)
 
 
 def _target(state: ChildState, request: dict):
