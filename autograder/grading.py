@@ -36,7 +36,8 @@ def run_suite(test_file: Path, plugin: GradingPlugin, collect_only: bool = False
     suite itself is broken."""
     args = [str(test_file), "-q", "--assert=plain", "-p", "no:cacheprovider", "--import-mode=importlib",
             "-c", os.devnull, "--rootdir", str(test_file.parent), "-W", "ignore::pytest.PytestAssertRewriteWarning",
-            "--no-header", "-p", "no:randomly"]
+            "--no-header", "-p", "no:randomly",
+            "--tb=native"]  # the kit reads messages from the exceptions; pytest's long tracebacks cost seconds
     if collect_only:
         args.append("--collect-only")
     out = io.StringIO()
