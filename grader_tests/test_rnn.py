@@ -793,6 +793,17 @@ class TestGradClipping:
         _check_clipped([s.grad for s in reply.args_after], mixed, theta, what, device)
 
     @pytest.mark.points(1)
+    def test_no_gradients_at_all(self, student, device):
+        """Before the first backward pass every .grad is None: grad_clipping must do nothing and not fail
+        (a norm over an empty set of gradients is not a tensor)."""
+        frozen = [_randn((3, 2), _gen(650)).requires_grad_(), _randn((2,), _gen(651)).requires_grad_()]
+        reply = _call(student, "grad_clipping", frozen, 1.0,
+                      hint="when no parameter has a gradient there is nothing to clip: return early")
+        for i, state in enumerate(reply.args_after):
+            assert state.grad is None, (f"params[{i}].grad was None before grad_clipping(params whose .grad are "
+                                        "all None, theta=1) and must stay None")
+
+    @pytest.mark.points(1)
     def test_written_by_hand(self, student, device):
         """No torch.nn.utils.clip_grad_norm_ (AST check), and correct clipping of a basic case."""
         problems = find_banned(student.source, "grad_clipping", CLIP_BANNED)
