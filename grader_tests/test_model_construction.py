@@ -529,6 +529,23 @@ class TestFixedHiddenMLP:
                 "torch.rand(20, 20))")
 
     @pytest.mark.points(1)
+    def test_halving_stops_at_exactly_one(self, student, device):
+        """The loop halves while the sum of |X| is LARGER than 1: with the layer set to weight 0 and
+        bias (2, 0, ..., 0), X is halved once to a sum of exactly 1 and then kept (catches `>= 1`)."""
+        net = _build(student, "FixedHiddenMLP", seed=SEED + 430, device=device)
+        _eval(student, "[[p.data.zero_() for p in net.parameters()], "
+                       "[p.data[0].fill_(2.0) for p in net.parameters() if p.dim() == 1]] and None",
+              "setting FixedHiddenMLP's parameters failed", net=net, label="setting the parameters")
+        out = student.call_method(net, "__call__", torch.randn(1, 20, generator=torch.Generator().manual_seed(7))).value
+        assert isinstance(out, torch.Tensor) and out.numel() == 1, (
+            f"FixedHiddenMLP()(X) returned {describe(out)}, expected a 0-d tensor (X.sum())")
+        value = float(out)
+        assert value == 1.0, (
+            f"with linear.weight = 0 and linear.bias = (2, 0, ..., 0) the output after the loop should sum to "
+            f"exactly 1 (2 halved once), but FixedHiddenMLP()(X) returned {value:g}: halve only while the sum "
+            "of |X| is larger than 1 (`while X.abs().sum() > 1`), not while it is at least 1")
+
+    @pytest.mark.points(1)
     def test_forward_values(self, student, reference, device):
         """net(X): linear, relu(X @ rand_weight + 1), the same linear, halve while the sum of |X| > 1,
         sum (catches an L2 norm in the loop, `if` instead of `while`, a second layer)."""
