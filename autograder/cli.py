@@ -27,7 +27,7 @@ def _cmd_grade(args) -> int:
     from autograder.course_grading import grade_course, results_table
     from autograder.paths import KitPaths
     report = grade_course(args.dir, args.assignment, KitPaths(), students=args.student or None,
-                          feedback=args.feedback, progress=not args.json)
+                          feedback=args.feedback)
     if args.json:
         print(json.dumps(report.results, indent=2, sort_keys=True))
     else:

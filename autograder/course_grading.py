@@ -16,8 +16,7 @@ class GradeReport:
     warnings: list[str] = field(default_factory=list)
 
 
-def grade_course(course_dir, assignment: str, kit, students=None, feedback: bool = False,
-                 progress: bool = True) -> GradeReport:
+def grade_course(course_dir, assignment: str, kit, students=None, feedback: bool = False) -> GradeReport:
     """Grade ``submitted/*/<assignment>`` (or only ``students``) into the gradebook.
 
     All submissions are graded in one sandboxed batch first, then nbgrader records each one

@@ -43,10 +43,10 @@ def scenario_notebook(release_nb: dict, reference: dict[str, str], scenario) -> 
     return nb
 
 
-def write_submissions(course: CoursePaths, assignment: str, chosen=None) -> list[str]:
+def write_submissions(course: CoursePaths, assignment: str, chosen=None, kit: KitPaths | None = None) -> list[str]:
     """Write one submission per scenario into ``submitted/``; returns the student ids."""
     release_nb = read_notebook(course.release(assignment) / f"{assignment}.ipynb")
-    reference = reference_answer_cells(KitPaths(), assignment)
+    reference = reference_answer_cells(kit or KitPaths(), assignment)
     students = []
     for scenario in chosen or scenarios_for(assignment):
         folder = course.submitted(scenario.name, assignment)
@@ -67,7 +67,7 @@ def run_demo(directory: str | None = None) -> int:
     print(f"Course built in {course.root}")
     for assignment in kit.assignment_names():
         nbgrader_driver.generate_assignment(course, assignment)
-        students = write_submissions(course, assignment)
+        students = write_submissions(course, assignment, kit=kit)
         print(f"\n== {assignment}: released to {course.release(assignment)}; "
               f"{len(students)} sample submissions")
         for scenario in scenarios_for(assignment):
