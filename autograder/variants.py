@@ -34,3 +34,31 @@ def grade_variants(kit, assignment: str, variants: dict[str, dict[str, str]], *,
         submissions["reference"] = variant_submission(spec, reference, "reference", {})
     focus = {key: list(replaced) for key, replaced in variants.items()} if focused else None
     return grade_submissions(spec, submissions, kit, devices=devices, focus=focus, **options)
+
+
+def load_corpus(kit, assignment: str):
+    """``tests/corpus/<assignment>.py`` of the kit's repository (``CORRECT`` and ``WRONG``), or None."""
+    import importlib.util
+    path = kit.root / "tests" / "corpus" / f"{assignment}.py"
+    if not path.exists():
+        return None
+    spec = importlib.util.spec_from_file_location(f"corpus_{assignment}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def corpus_key(kind: str, exercise: str, name: str) -> str:
+    """``"correct:softmax:logsumexp"``: the submission key of one corpus entry."""
+    return f"{kind}:{exercise}:{name}"
+
+
+def corpus_variants(corpus) -> dict[str, tuple[str, str, str, dict[str, str]]]:
+    """key -> (kind, exercise, name, {exercise: cell source}) for every entry of a corpus module."""
+    out = {}
+    for kind, table in (("correct", corpus.CORRECT), ("wrong", corpus.WRONG)):
+        for exercise, entries in table.items():
+            for name, entry in entries.items():
+                source = entry if kind == "correct" else entry[0]
+                out[corpus_key(kind, exercise, name)] = (kind, exercise, name, {exercise: source})
+    return out

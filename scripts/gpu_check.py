@@ -11,7 +11,6 @@ verdict differs from the expected one on either device.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import sys
 import time
 from pathlib import Path
@@ -21,18 +20,7 @@ sys.path.insert(0, str(ROOT))
 
 from autograder.paths import KitPaths  # noqa: E402
 from autograder.plugin import cuda_available  # noqa: E402
-from autograder.variants import grade_variants  # noqa: E402
-
-
-def load_corpus(assignment: str):
-    """tests/corpus/<assignment>.py, or None."""
-    path = ROOT / "tests" / "corpus" / f"{assignment}.py"
-    if not path.exists():
-        return None
-    spec = importlib.util.spec_from_file_location(f"corpus_{assignment}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from autograder.variants import corpus_variants, grade_variants, load_corpus  # noqa: E402
 
 
 def verdict(result: dict, exercise: str) -> str:
@@ -43,15 +31,10 @@ def verdict(result: dict, exercise: str) -> str:
 
 def rows_for(kit, assignment: str, has_cuda: bool) -> list[tuple]:
     """Grade one assignment on each device; one row per (function, variant)."""
-    corpus = load_corpus(assignment)
-    variants, expected = {}, {}
-    for kind, table in (("correct", getattr(corpus, "CORRECT", {})), ("wrong", getattr(corpus, "WRONG", {}))):
-        for exercise, entries in table.items():
-            for name, entry in entries.items():
-                source = entry if kind == "correct" else entry[0]
-                key = f"{kind}:{exercise}:{name}"
-                variants[key] = {exercise: source}
-                expected[key] = (exercise, name, "full" if kind == "correct" else "loses")
+    entries = corpus_variants(load_corpus(kit, assignment))
+    variants = {key: entry[3] for key, entry in entries.items()}
+    expected = {key: (exercise, name, "full" if kind == "correct" else "loses")
+                for key, (kind, exercise, name, _cells) in entries.items()}
     cpu = grade_variants(kit, assignment, variants, devices=["cpu"])
     cuda = grade_variants(kit, assignment, variants, devices=["cuda"]) if has_cuda else None
     rows = []
@@ -76,7 +59,7 @@ def main(argv=None) -> int:
     began = time.monotonic()
     rows = []
     for assignment in args.assignments or kit.assignment_names():
-        if load_corpus(assignment) is None:
+        if load_corpus(kit, assignment) is None:
             print(f"(no corpus for {assignment}; skipped)")
             continue
         rows += rows_for(kit, assignment, has_cuda)

@@ -6,40 +6,28 @@ Each ``tests/corpus/<assignment>.py`` defines ``CORRECT = {exercise: {variant: c
 Every variant replaces one answer cell of the reference solution; one sandboxed batch per assignment.
 """
 
-import importlib.util
 from pathlib import Path
 
 import pytest
 
 from autograder.paths import KitPaths
-from autograder.variants import grade_variants
+from autograder import variants
 
 CORPUS_DIR = Path(__file__).parent / "corpus"
 
 
 def load_corpus(assignment: str):
     """The corpus module of ``assignment``."""
-    spec = importlib.util.spec_from_file_location(f"corpus_{assignment}", CORPUS_DIR / f"{assignment}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return variants.load_corpus(KitPaths(), assignment)
 
 
 def corpus_cases():
     """(assignment, kind, exercise, variant) for every corpus entry."""
     cases = []
     for path in sorted(CORPUS_DIR.glob("*.py")):
-        if path.stem.startswith("_"):
-            continue
-        corpus = load_corpus(path.stem)
-        for kind, table in (("correct", corpus.CORRECT), ("wrong", corpus.WRONG)):
-            for exercise, variants in table.items():
-                cases += [(path.stem, kind, exercise, v) for v in variants]
+        if not path.stem.startswith("_"):
+            cases += [(path.stem, *entry[:3]) for entry in variants.corpus_variants(load_corpus(path.stem)).values()]
     return cases
-
-
-def submission_key(kind, exercise, variant):
-    return f"{kind}:{exercise}:{variant}"
 
 
 _graded: dict = {}
@@ -48,15 +36,9 @@ _graded: dict = {}
 def graded(assignment: str) -> dict:
     """Grade the reference and every variant of ``assignment`` once (cached for the session)."""
     if assignment not in _graded:
-        corpus = load_corpus(assignment)
-        variants = {}
-        for exercise, table in corpus.CORRECT.items():
-            for name, source in table.items():
-                variants[submission_key("correct", exercise, name)] = {exercise: source}
-        for exercise, table in corpus.WRONG.items():
-            for name, (source, _words) in table.items():
-                variants[submission_key("wrong", exercise, name)] = {exercise: source}
-        _graded[assignment] = grade_variants(KitPaths(), assignment, variants)
+        entries = variants.corpus_variants(load_corpus(assignment))
+        _graded[assignment] = variants.grade_variants(KitPaths(), assignment,
+                                                      {key: entry[3] for key, entry in entries.items()})
     return _graded[assignment]
 
 
@@ -65,7 +47,7 @@ def test_corpus_verdict(assignment, kind, exercise, variant):
     results = graded(assignment)
     reference = results["reference"]
     assert all(e["score"] == e["max_score"] for e in reference.values()), reference
-    entry = results[submission_key(kind, exercise, variant)][exercise]
+    entry = results[variants.corpus_key(kind, exercise, variant)][exercise]
     failures = [f"{t['name']}: {t['message']}" for t in entry["tests"] if not t["passed"]]
     if kind == "correct":
         assert entry["score"] == entry["max_score"], "\n".join(failures)
