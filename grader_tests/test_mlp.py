@@ -41,6 +41,15 @@ Decisions documented here:
   untrained models sit at ~0.10, a forgotten ``zero_grad`` or a summed loss at <= 0.45).
   ``train_concise_mlp`` trains a model the grader builds in the sandbox (default PyTorch
   initialisation), so it does not depend on the student's ``build_concise_mlp``.
+* The minibatches are observed, not guessed from the result: a spy counts the examples of every
+  output that reaches ``backward`` (for ``train_mlp`` a wrapper around the student's own
+  ``mlp_forward``, installed for the call in ``train_mlp``'s globals and removed after it; for
+  ``train_concise_mlp`` a hook on the grader's model).  Each epoch must back-propagate minibatches
+  of ``batch_size`` examples covering all ``n`` examples once (the last one smaller; any order).
+  Outputs that never reach ``backward`` (an accuracy computed along the way) are not counted.  A
+  ``train_mlp`` that never back-propagates through ``mlp_forward`` (a forward pass written out in
+  the loop; the contract asks for ``mlp_forward``) is not judged by this test; its accuracy still
+  is.  The single-example case has label 0 (every class present, as the contract says).
 * ``build_concise_mlp`` is checked on the live module through ``student.eval``: four children
   ``Flatten, Linear(d, h), ReLU, Linear(h, q)``, weights ~ N(0, 0.01^2) (biases free: the book keeps
   PyTorch's default), and its output against the reference forward pass computed with the
@@ -824,6 +833,79 @@ def _run_train_mlp(student, device, config):
     return label, params, X_test, y_test
 
 
+# Minibatch spies (see the module docstring).  Each records, in a list kept in the sandbox, the number
+# of examples of every output that reaches backward.
+SPY_FORWARD_INSTALL = (
+    "(lambda g: g.update(__grader_batches__=[], __grader_forward__=g['mlp_forward'], mlp_forward=lambda X, params, "
+    "*a, **k: (lambda out: (getattr(out, 'requires_grad', False) and out.register_hook(lambda grad: "
+    "g['__grader_batches__'].append(int(grad.shape[0]))), out)[1])(g['__grader_forward__'](X, params, *a, **k))) "
+    "if callable(g.get('mlp_forward')) else None)(getattr(train_mlp, '__globals__', {}))")
+SPY_FORWARD_REMOVE = (
+    "(lambda g: (g.__setitem__('mlp_forward', g.pop('__grader_forward__')) if '__grader_forward__' in g else None, "
+    "list(g.pop('__grader_batches__', [])))[1])(getattr(train_mlp, '__globals__', {}))")
+SPY_NET_INSTALL = (
+    "(net.__dict__.__setitem__('grader_batches', []), net[1].register_forward_hook(lambda m, inp, out: "
+    "(out.requires_grad and out.register_hook(lambda g: net.__dict__['grader_batches'].append(int(g.shape[0]))), "
+    "None)[1]), None)[2]")
+SPY_NET_READ = "list(net.__dict__.get('grader_batches', []))"
+
+# (n, batch_size, num_epochs) of the minibatch checks: 50 = 3 x 16 + 2, and a data set of one example
+MINIBATCH_CASES = ((50, 16, 2), (1, 4, 3))
+
+
+def _minibatch_data(offset, n):
+    """n examples of shape (2, 3); every class present (a single example has label 0)."""
+    X, y, _, _ = _synthetic_images(offset, 3, (2, 3), n_train=max(n, 3), n_test=3)
+    if n == 1:
+        return X[:1].contiguous(), torch.zeros(1, dtype=torch.int64)
+    return X[:n].contiguous(), y[:n].contiguous()
+
+
+def _expected_batches(n, batch_size) -> list[int]:
+    return [min(batch_size, n - start) for start in range(0, n, batch_size)]
+
+
+def _judge_minibatches(call, sizes, n, batch_size, num_epochs, where):
+    """The recorded minibatch sizes must be, in any order, ``num_epochs`` passes over the ``n`` examples
+    in minibatches of ``batch_size`` (the last one smaller); otherwise say which mistake it looks like."""
+    per_epoch = _expected_batches(n, batch_size)
+    if sorted(sizes) == sorted(per_epoch * num_epochs):
+        return
+    if not sizes:
+        raise AssertionError(f"during {call} no minibatch loss was back-propagated through {where}: compute the "
+                             "loss of every minibatch and call backward() on it")
+    if 0 in sizes:
+        raise AssertionError(f"during {call} an EMPTY minibatch reached backward (minibatch sizes {sizes}): the "
+                             f"starts are range(0, n, batch_size) and each minibatch is order[start:start + batch_size]")
+    if n > batch_size and all(s == n for s in sizes):
+        raise AssertionError(f"during {call} every step used all {n} examples ({len(sizes)} steps): split each "
+                             f"epoch into minibatches of batch_size={batch_size} examples")
+    if max(sizes) > batch_size:
+        raise AssertionError(f"during {call} a minibatch had {max(sizes)} examples, more than "
+                             f"batch_size={batch_size}: use the batch_size you are given")
+    if sum(sizes) % n == 0 and sum(sizes) // n != num_epochs:
+        raise AssertionError(f"during {call} the model saw {sum(sizes) // n} epoch(s) of data, expected "
+                             f"num_epochs={num_epochs}")
+    if len(per_epoch) > 1 and sorted(sizes) == sorted(per_epoch[:-1] * num_epochs):
+        raise AssertionError(f"during {call} the minibatches had {sizes} examples: the last, smaller minibatch of "
+                             f"each epoch was dropped; every example must be used once per epoch")
+    raise AssertionError(f"during {call} the minibatches reaching backward had {sizes} examples, expected "
+                         f"{per_epoch} (in any order) in each of the {num_epochs} epochs: every example once per "
+                         f"epoch, in minibatches of batch_size={batch_size} (the last one smaller), starting at "
+                         "range(0, n, batch_size)")
+
+
+def _record_train_mlp(student, X, y, h, lr, num_epochs, batch_size, seed):
+    """Call train_mlp with the mlp_forward spy installed; the recorded sizes, or None without a spy."""
+    installed = student.eval(f"({SPY_FORWARD_INSTALL}, callable(getattr(train_mlp, '__globals__', {{}})"
+                             ".get('__grader_forward__')))[1]", label="preparing the check of train_mlp")
+    try:
+        student.call("train_mlp", X, y, h, lr, num_epochs, batch_size, seed=seed, timeout=TRAIN_TIMEOUT)
+    finally:
+        sizes = student.eval(SPY_FORWARD_REMOVE, label="reading the minibatches of train_mlp")
+    return sizes if installed else None
+
+
 def _check_trained_accuracy(reference, label, params, X_test, y_test):
     with torch.no_grad():
         logits = reference.mlp_forward(X_test.double(), [p.double() for p in params])
@@ -862,6 +944,26 @@ class TestTrainMlp:
         from X and y, not from constants."""
         label, params, X_test, y_test = _run_train_mlp(student, device, TRAIN_OTHER)
         _check_trained_accuracy(reference, label, params, X_test, y_test)
+
+
+    @pytest.mark.points(1)
+    def test_minibatches_and_epochs(self, student, device):
+        """Every minibatch that reaches backward through mlp_forward is recorded: with n = 50, batch_size = 16
+        and 2 epochs, 2 x 4 minibatches of 16, 16, 16 and 2 examples; with a single example, batch_size = 4
+        and 3 epochs, three minibatches of 1 (catches full-batch training, a dropped or empty last minibatch,
+        overlapping minibatches, a wrong number of epochs, batch_size ignored, sizes read from X[1])."""
+        for k, (n, batch_size, num_epochs) in enumerate(MINIBATCH_CASES):
+            X, y = _minibatch_data(1500 + 10 * k, n)
+            call = (f"train_mlp(X of shape {fmt_shape(X.shape)}, y, num_hiddens=5, lr=0.1, num_epochs={num_epochs}, "
+                    f"batch_size={batch_size})")
+            try:
+                sizes = _record_train_mlp(student, X, y, 5, 0.1, num_epochs, batch_size, SEED + 1501 + 10 * k)
+            except StudentError as error:
+                extra = " (a data set of a single example: X[0] is the only example)" if n == 1 else ""
+                raise AssertionError(f"{call} failed{extra}: {error}") from None
+            if not sizes:
+                return  # nothing went back through mlp_forward: not observable here; the accuracy tests grade it
+            _judge_minibatches(call, sizes, n, batch_size, num_epochs, "mlp_forward")
 
 
 # ============================================================================ build_concise_mlp
@@ -1021,6 +1123,22 @@ class TestTrainConciseMlp:
             raise AssertionError(f"after {label}, the parameters of the model passed in did not change: train that "
                                  "model itself, in place (trainer = torch.optim.SGD(net.parameters(), lr=lr); call "
                                  "trainer.step() after loss.backward()), without building a new one")
+
+    @pytest.mark.points(1)
+    def test_minibatches_and_epochs(self, student, device):
+        """Every minibatch that reaches backward through the model passed in is recorded: with n = 50,
+        batch_size = 16 and 2 epochs, 2 x 4 minibatches of 16, 16, 16 and 2 examples (catches full-batch
+        training, a dropped or empty last minibatch, overlapping minibatches, a wrong number of epochs)."""
+        n, batch_size, num_epochs = MINIBATCH_CASES[0]
+        X, y = _minibatch_data(1600, n)
+        net = student.eval(GRADER_NET_EXPR, s=SEED + 1601, d=6, h=5, q=3, dev=device)
+        student.eval(SPY_NET_INSTALL, net=net)
+        call = (f"train_concise_mlp(net, X of shape {fmt_shape(X.shape)}, y, lr=0.1, num_epochs={num_epochs}, "
+                f"batch_size={batch_size})")
+        student.call("train_concise_mlp", net, X, y, 0.1, num_epochs, batch_size, seed=SEED + 1602,
+                     timeout=TRAIN_TIMEOUT)
+        sizes = student.eval(SPY_NET_READ, net=net)
+        _judge_minibatches(call, sizes, n, batch_size, num_epochs, "the model passed in")
 
     @pytest.mark.points(3)
     def test_accuracy(self, student, device):

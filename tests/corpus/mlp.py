@@ -89,6 +89,25 @@ CORRECT = {
 ''',
     },
     "train_mlp": {
+        "inline_forward_evaluates_each_epoch": '''def train_mlp(X, y, num_hiddens, lr, num_epochs, batch_size):
+    # the forward pass written out (no mlp_forward call), and a full-data loss printed every epoch
+    # (computed with gradients on, never back-propagated)
+    W1, b1, W2, b2 = [p.detach().to(X.device).requires_grad_()
+                      for p in init_mlp_params(X[0].numel(), num_hiddens, int(y.max()) + 1)]
+    params = [W1, b1, W2, b2]
+    X = X.reshape(len(X), -1)
+    for epoch in range(num_epochs):
+        for idx in torch.randperm(len(X), device=X.device).split(batch_size):
+            H = torch.clamp(X[idx] @ W1 + b1, min=0)
+            l = nn.functional.cross_entropy(H @ W2 + b2, y[idx])
+            l.backward()
+            with torch.no_grad():
+                for p in params:
+                    p -= lr * p.grad
+                    p.grad.zero_()
+        epoch_loss = nn.functional.cross_entropy(mlp_forward(X, params), y)
+    return params
+''',
         "own_sgd_sum_loss": '''def train_mlp(X, y, num_hiddens, lr, num_epochs, batch_size):
     # the book's from-scratch way: per-example losses, summed, and an sgd that divides by the batch size
     params = [p.detach().to(X.device).requires_grad_()
@@ -335,6 +354,18 @@ WRONG = {
 ''', ["require grad"]),
     },
     "train_mlp": {
+        "full_batch": ('''def train_mlp(X, y, num_hiddens, lr, num_epochs, batch_size):
+    # batch_size ignored: one gradient step per epoch on all the examples
+    params = [p.detach().to(X.device).requires_grad_()
+              for p in init_mlp_params(X[0].numel(), num_hiddens, int(y.max()) + 1)]
+    loss = nn.CrossEntropyLoss()
+    updater = torch.optim.SGD(params, lr=lr)
+    for epoch in range(num_epochs):
+        updater.zero_grad()
+        loss(mlp_forward(X, params), y).backward()
+        updater.step()
+    return params
+''', ["every step used all"]),
         "no_zero_grad": ('''def train_mlp(X, y, num_hiddens, lr, num_epochs, batch_size):
     params = [p.detach().to(X.device).requires_grad_()
               for p in init_mlp_params(X[0].numel(), num_hiddens, int(y.max()) + 1)]
@@ -458,6 +489,16 @@ WRONG = {
 ''', ["expected nn.ReLU"]),
     },
     "train_concise_mlp": {
+        "drop_last": ('''def train_concise_mlp(net, X, y, lr, num_epochs, batch_size):
+    from torch.utils.data import DataLoader, TensorDataset
+    loss = nn.CrossEntropyLoss()
+    trainer = torch.optim.SGD(net.parameters(), lr=lr)
+    for epoch in range(num_epochs):
+        for Xb, yb in DataLoader(TensorDataset(X, y), batch_size=batch_size, shuffle=True, drop_last=True):
+            trainer.zero_grad()
+            loss(net(Xb), yb).backward()
+            trainer.step()
+''', ["last, smaller minibatch"]),
         "no_zero_grad": ('''def train_concise_mlp(net, X, y, lr, num_epochs, batch_size):
     loss = nn.CrossEntropyLoss()
     trainer = torch.optim.SGD(net.parameters(), lr=lr)
