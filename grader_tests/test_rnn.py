@@ -36,6 +36,12 @@ Decisions documented here:
   reference reaches 2.48-2.56 on held-out text over 13 seeds (reported within 2.3% of the
   recomputed value) in about a second on one CPU thread.  The training call is made once per
   submission and device (cached), with a 30 s limit.
+* ``train_char_rnn`` is also pinned exactly (``TestTrainCharRnnExactly``): on a corpus of one token
+  repeated (B + 1) * T + 1 times every partitioning -- sequential or random, with or without the
+  book's random offset -- gives the same single minibatch per epoch, so a run with lr = 0 returns
+  the initial parameters (their distribution is checked) and a run with the same seed and lr = 1
+  must return exactly two clipped SGD steps from them (float64 here, rtol 1e-4), with the state of
+  the second epoch fresh or carried over, and the last epoch's perplexity.
 """
 
 import codecs
@@ -1016,3 +1022,191 @@ class TestTrainCharRnn:
             f"same source, expected at most {bound:.3f} (the source's true perplexity is {true_ppl:.3f}; the "
             f"best possible from the current token alone is {first_order_ppl:.3f}; from the token frequencies "
             f"alone {unigram_ppl:.3f}): {more}")
+
+
+# ============================================================================ train_char_rnn, exactly
+#
+# The seeded run above can only bound what the loop learns.  These two tests pin the loop itself on a
+# corpus where every way of cutting minibatches gives the same one: ONE token repeated, and
+# (B + 1) * T + 1 tokens, so that each epoch holds exactly one minibatch of B sequences of T tokens
+# under sequential partitioning and random sampling alike, with or without the book's random offset.
+# The first call (lr = 0) returns the initial parameters; the second (same seed, so the same initial
+# draws) must return exactly two clipped SGD steps from them, computed here in float64 with the
+# reference functions -- with a fresh state for the second epoch or the first epoch's state carried
+# over (both are allowed) -- and report the perplexity of the last epoch's minibatch.  A theta of 0.4
+# is below the gradient norm at the initial parameters (about 0.94 for 9 symbols), so the clipping
+# is active.
+
+EXACT = dict(vocab_size=9, num_hiddens=16, num_steps=5, batch_size=3, token=4, lr=1.0, num_epochs=2, theta=0.4,
+             seed=SEED + 900)
+EXACT_RTOL, EXACT_ATOL = 1e-4, 1e-6
+INIT_STD_BAND = (0.0085, 0.0115)     # all weights together (544 entries): +-5 standard errors
+INIT_STD_BAND_ONE = (0.007, 0.013)   # each weight matrix (>= 144 entries): +-5 standard errors
+
+
+def _exact_corpus() -> torch.Tensor:
+    e = EXACT
+    return torch.full(((e["batch_size"] + 1) * e["num_steps"] + 1,), e["token"], dtype=torch.int64)
+
+
+def _exact_label(lr, num_epochs, theta) -> str:
+    e = EXACT
+    return (f"train_char_rnn(corpus of {len(_exact_corpus())} copies of token {e['token']}, "
+            f"vocab_size={e['vocab_size']}, num_hiddens={e['num_hiddens']}, num_steps={e['num_steps']}, "
+            f"batch_size={e['batch_size']}, lr={lr}, num_epochs={num_epochs}, theta={theta})")
+
+
+def _exact_call(student, device, lr):
+    """(params, ppl, label) of one run on the repeated-token corpus, shapes and dtype checked."""
+    e = EXACT
+    label = _exact_label(lr, e["num_epochs"], e["theta"])
+    out = student.call("train_char_rnn", _exact_corpus(), e["vocab_size"], e["num_hiddens"], e["num_steps"],
+                       e["batch_size"], lr, e["num_epochs"], e["theta"], seed=e["seed"],
+                       timeout=TRAIN_TIMEOUT).value
+    if not isinstance(out, (tuple, list)) or len(out) != 2:
+        raise AssertionError(f"{label} returned {describe(out)}, expected the tuple (params, perplexity)")
+    params, ppl = out
+    if not isinstance(params, (list, tuple)) or len(params) != 5:
+        raise AssertionError(f"the params (item 0) returned by {label} are {describe(params)}, expected a list of "
+                             "the five tensors [W_xh, W_hh, b_h, W_hq, b_q]")
+    V, h = e["vocab_size"], e["num_hiddens"]
+    for name, p, shape in zip(PARAM_NAMES, params, [(V, h), (h, h), (h,), (h, V), (V,)]):
+        assert_same_shape(p, shape, what=f"{name} returned by {label}")
+        assert_dtype(p, torch.float32, what=f"{name} returned by {label}")
+    if isinstance(ppl, torch.Tensor) and ppl.numel() == 1:
+        ppl = float(ppl)
+    if isinstance(ppl, bool) or not isinstance(ppl, (int, float)):
+        raise AssertionError(f"the perplexity (item 1) returned by {label} is {describe(ppl)}, expected a Python "
+                             "float")
+    return [p.detach().double() for p in params], float(ppl), label
+
+
+def _epoch(reference, params, H0, lr, theta, *, accumulated=None):
+    """One epoch (one minibatch) from ``params`` in float64: (new params, loss, final state, grads)."""
+    e = EXACT
+    corpus = _exact_corpus()
+    B, T = e["batch_size"], e["num_steps"]
+    X, Y = corpus[:B * T].reshape(B, T), corpus[1:B * T + 1].reshape(B, T)
+    p = [t.clone().requires_grad_() for t in params]
+    outputs, (H,) = reference.rnn(reference.one_hot(X, e["vocab_size"]).double(), (H0,), p)
+    loss = reference.char_level_loss(outputs, Y)
+    loss.backward()
+    if accumulated is not None:  # gradients never cleared: this step's add to the last (clipped) ones
+        for t, g in zip(p, accumulated):
+            t.grad += g
+    if theta is not None:
+        reference.grad_clipping(p, theta)
+    with torch.no_grad():
+        return [t - lr * t.grad for t in p], float(loss), H.detach(), [t.grad.clone() for t in p]
+
+
+def _expected_runs(reference, params0):
+    """Every allowed way of running the two epochs: {name: (params after, reported perplexity)}, plus
+    the typical wrong ones, for the messages."""
+    e = EXACT
+    lr, theta = e["lr"], e["theta"]
+    H0 = torch.zeros(e["batch_size"], e["num_hiddens"], dtype=torch.float64)
+    p1, _l1, H1, g1 = _epoch(reference, params0, H0, lr, theta)
+    runs = {}
+    for state_name, H in (("fresh", H0), ("carried", H1)):
+        p2, l2, _, _ = _epoch(reference, p1, H, lr, theta)
+        runs[state_name] = (p2, math.exp(l2))
+    q1, _, _, _ = _epoch(reference, params0, H0, lr, None)
+    q2, m2, _, _ = _epoch(reference, q1, H0, lr, None)
+    runs["not clipped"] = (q2, math.exp(m2))
+    r2, n2, _, _ = _epoch(reference, p1, H0, lr, theta, accumulated=g1)
+    runs["not cleared"] = (r2, math.exp(n2))
+    runs["one epoch"] = (p1, None)
+    return runs
+
+
+def _all_close(a, b) -> bool:
+    return all(torch.allclose(x, y, rtol=EXACT_RTOL, atol=EXACT_ATOL) for x, y in zip(a, b))
+
+
+def _weight_std_problem(name, w, band) -> str | None:
+    std, mean = float(w.std()), float(w.mean())
+    if std == 0:
+        return f"all entries of {name} are {fmt_number(float(w.reshape(-1)[0]))}"
+    if not band[0] <= std <= band[1] or abs(mean) > 6 * 0.01 / math.sqrt(w.numel()):
+        return f"the entries of {name} have mean {fmt_number(mean)} and standard deviation {fmt_number(std)}"
+    return None
+
+
+class TestTrainCharRnnExactly:
+    pytestmark = [pytest.mark.exercise("train_char_rnn")]
+
+    @pytest.mark.points(1)
+    def test_initialisation(self, student, device):
+        """With lr = 0 the returned parameters are the initial ones: weights drawn from N(0, 0.01^2) (the
+        standard deviation of all 544 weights within 15% of 0.01, each matrix's within 30%, means ~0) and
+        biases exactly zero, as in the book."""
+        params, _ppl, label = _exact_call(student, device, 0.0)
+        problems = []
+        weights = [params[i] for i in (0, 1, 3)]
+        for i, w in zip((0, 1, 3), weights):
+            problem = _weight_std_problem(PARAM_NAMES[i], w, INIT_STD_BAND_ONE)
+            if problem:
+                problems.append(problem)
+        pooled = _weight_std_problem("the three weight matrices together", torch.cat([w.reshape(-1) for w in weights]),
+                                     INIT_STD_BAND)
+        if pooled and not problems:
+            problems.append(pooled)
+        for i in (2, 4):
+            if not bool((params[i] == 0).all()):
+                problems.append(f"{PARAM_NAMES[i]} is not all zeros (largest entry {fmt_number(float(params[i].abs().max()))})")
+        if problems:
+            raise AssertionError(f"with lr=0 nothing is learned, so {label} returns the initial parameters, and "
+                                 f"{'; '.join(problems)}: initialise the weights W_xh, W_hh and W_hq with "
+                                 "torch.randn(shape) * 0.01 (mean 0, standard deviation 0.01) and the biases b_h, "
+                                 "b_q with zeros, as in the book")
+
+    @pytest.mark.points(2)
+    def test_two_exact_steps(self, student, reference, device):
+        """Two epochs of one minibatch each on a repeated token (every partitioning gives the same
+        minibatch): the parameters must be exactly two SGD steps p -= lr * clipped grad from the initial
+        parameters (read with lr = 0 and the same seed), computed here in float64, and the reported
+        perplexity that of the last epoch's minibatch (catches a missing or misplaced grad_clipping,
+        gradients not cleared, a wrong number of epochs or steps, a wrong loss bookkeeping)."""
+        params0, _ppl0, _ = _exact_call(student, device, 0.0)
+        H0 = torch.zeros(EXACT["batch_size"], EXACT["num_hiddens"], dtype=torch.float64)
+        _, _, _, g0 = _epoch(reference, params0, H0, 0.0, None)
+        norm = math.sqrt(sum(float((g ** 2).sum()) for g in g0))
+        assert norm > 1.5 * EXACT["theta"], f"grader fixture: the clipping must be active (norm {norm})"
+        params, ppl, label = _exact_call(student, device, EXACT["lr"])
+        runs = _expected_runs(reference, params0)
+        for allowed in ("fresh", "carried"):
+            want_params, want_ppl = runs[allowed]
+            if _all_close(params, want_params):
+                if math.isfinite(ppl) and abs(ppl - want_ppl) <= EXACT_RTOL * want_ppl:
+                    return
+                raise AssertionError(
+                    f"{label} trained the parameters exactly right, but reported a perplexity of {fmt_number(ppl)}, "
+                    f"expected {want_ppl:.6f}: the perplexity of the last epoch is perplexity(sum over its "
+                    "minibatches of loss * number of tokens / number of tokens), here exp of the last "
+                    "minibatch's loss (start the sums at 0 every epoch, and add loss.item() * Y.numel())")
+        diagnoses = {
+            "not clipped": "the gradients were not clipped: call grad_clipping(params, theta) after backward() "
+                           "and before the update, in every step",
+            "not cleared": "the gradients of the first step were still in .grad during the second: clear them "
+                           "(p.grad = None or p.grad.zero_()) after every update",
+            "one epoch": "only ONE step was taken: train for num_epochs epochs, each going over the corpus",
+        }
+        for name, hint in diagnoses.items():
+            if _all_close(params, runs[name][0]):
+                raise AssertionError(f"the parameters returned by {label} are not two clipped SGD steps from the "
+                                     f"initial ones (returned with lr=0 and the same seed): {hint}")
+        if _all_close(params, params0):
+            raise AssertionError(f"the parameters returned by {label} are the initial ones (returned with lr=0 and "
+                                 "the same seed): the SGD step p -= lr * p.grad must change the very tensors "
+                                 "returned, under torch.no_grad()")
+        want = runs["fresh"][0]
+        worst = max(range(5), key=lambda i: float((params[i] - want[i]).abs().max()))
+        raise AssertionError(
+            f"the parameters returned by {label} are not two clipped SGD steps from the initial ones (returned "
+            f"with lr=0 and the same seed): {PARAM_NAMES[worst]} differs by up to "
+            f"{fmt_number(float((params[worst] - want[worst]).abs().max()))}.  Each epoch here has exactly one "
+            "minibatch (3 sequences of 5 tokens; the targets are the inputs shifted by one), and each step is: "
+            "loss = char_level_loss(rnn(one_hot(X), state, params)), backward, grad_clipping(params, theta), "
+            "p -= lr * p.grad, clear the gradients -- with the initial state zero (the state of the first epoch "
+            "may be carried into the second, detached)")

@@ -487,6 +487,55 @@ TRAIN_MISALIGNED_TARGETS = _train_variant(
     "            loss = char_level_loss(outputs, Y)",
     "            loss = F.cross_entropy(outputs, Y.reshape(-1))")
 
+TRAIN_NO_CLIPPING = _train_variant("            grad_clipping(params, theta)\n", "")
+
+TRAIN_STANDARD_NORMAL_INIT = _train_variant("), device=device) * 0.01,", "), device=device),")
+
+TRAIN_GRAD_NOT_CLEARED = _train_variant('''            for param in params:
+                param.grad = None
+''', "")
+
+# The book's sequential partitioning with a random offset per epoch (Python's random), the state
+# created once and carried (detached) across minibatches AND epochs, and a per-epoch loss average.
+TRAIN_OFFSET_CARRIED = '''import random
+
+
+def train_char_rnn(corpus, vocab_size, num_hiddens, num_steps, batch_size, lr, num_epochs, theta=1.0):
+    device = corpus.device
+    def normal(*shape):
+        return torch.randn(size=shape, device=device) * 0.01
+    W_xh, W_hh, b_h = normal(vocab_size, num_hiddens), normal(num_hiddens, num_hiddens), torch.zeros(num_hiddens, device=device)
+    W_hq, b_q = normal(num_hiddens, vocab_size), torch.zeros(vocab_size, device=device)
+    params = [W_xh, W_hh, b_h, W_hq, b_q]
+    for p in params:
+        p.requires_grad_(True)
+    state = None
+    for epoch in range(num_epochs):
+        offset = random.randint(0, num_steps)
+        n = ((len(corpus) - offset - 1) // batch_size) * batch_size
+        Xs = corpus[offset:offset + n].reshape(batch_size, -1)
+        Ys = corpus[offset + 1:offset + 1 + n].reshape(batch_size, -1)
+        losses, counts = [], []
+        for i in range(0, (Xs.shape[1] // num_steps) * num_steps, num_steps):
+            X, Y = Xs[:, i:i + num_steps], Ys[:, i:i + num_steps]
+            if state is None:
+                state = init_rnn_state(batch_size, num_hiddens, device)
+            else:
+                state = tuple(s.detach_() for s in state)
+            y_hat, state = rnn(one_hot(X, vocab_size), state, params)
+            l = char_level_loss(y_hat, Y)
+            l.backward()
+            grad_clipping(params, theta)
+            with torch.no_grad():
+                for p in params:
+                    p -= lr * p.grad
+                    p.grad.zero_()
+            losses.append(l.item())
+            counts.append(Y.numel())
+        ppl = perplexity(sum(a * b for a, b in zip(losses, counts)) / sum(counts))
+    return params, ppl
+'''
+
 CORRECT = {
     "count_ngrams": {"dict_get": NGRAMS_DICT_GET, "zip_shifted": NGRAMS_ZIP, "sliding_window": NGRAMS_DEFAULTDICT},
     "one_hot": {"scatter": ONE_HOT_SCATTER, "eye_indexing": ONE_HOT_EYE, "permute": ONE_HOT_PERMUTE},
@@ -496,7 +545,8 @@ CORRECT = {
     "char_level_loss": {"logsumexp": LOSS_LOGSUMEXP, "module_book_style": LOSS_MODULE, "gather": LOSS_GATHER},
     "perplexity": {"torch_float64": PPL_TORCH, "power": PPL_POWER},
     "grad_clipping": {"linalg_replace_grads": CLIP_LINALG_REPLACE, "python_norm": CLIP_PYTHON_NORM},
-    "train_char_rnn": {"random_sampling": TRAIN_RANDOM_SAMPLING, "optim_sgd": TRAIN_OPTIM},
+    "train_char_rnn": {"random_sampling": TRAIN_RANDOM_SAMPLING, "optim_sgd": TRAIN_OPTIM,
+                       "offset_state_carried_across_epochs": TRAIN_OFFSET_CARRIED},
 }
 
 WRONG = {
@@ -559,5 +609,8 @@ WRONG = {
         "no_update": (TRAIN_NO_UPDATE, ["token frequencies"]),
         "reports_loss": (TRAIN_REPORTS_LOSS, [">= 1"]),
         "misaligned_targets": (TRAIN_MISALIGNED_TARGETS, ["expected at most"]),
+        "no_clipping": (TRAIN_NO_CLIPPING, ["not clipped"]),
+        "standard_normal_init": (TRAIN_STANDARD_NORMAL_INIT, ["torch.randn(shape) * 0.01"]),
+        "gradients_not_cleared": (TRAIN_GRAD_NOT_CLEARED, ["clear them"]),
     },
 }
