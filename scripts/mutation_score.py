@@ -30,7 +30,14 @@ checks), otherwise it *survived*.  Survivors known to be equivalent (no valid in
 from the reference) are listed with the reason in ``scripts/equivalent_mutants.json`` and left out
 of the denominator:
 
-    score = killed / (mutants - equivalent)
+    score = killed / (mutants - equivalent - cuda_only)
+
+An entry of that file marked ``"needs_cuda": true`` is NOT equivalent: it names a mutant that only
+a CUDA device can tell from the reference (a dropped ``device=`` or ``.to(device)`` is a no-op when
+every tensor is on the CPU) and the test that kills it there.  Without CUDA such a survivor is
+reported as *cuda_only* and left out of the denominator, and the report also prints the score that
+counts it as a survivor; in a run with ``--cuda`` on a machine with CUDA it counts like any other
+mutant (killed, or a survivor).
 
 Usage::
 
@@ -333,6 +340,27 @@ def matching_entry(mutant: Mutant, entries: list[dict]) -> int | None:
     return None
 
 
+def classify(killed: bool, entry: dict | None, cuda_ran: bool) -> str:
+    """A mutant's status: killed, equivalent, cuda_only (a needs_cuda entry, no CUDA run) or survived."""
+    if killed:
+        return "killed"
+    if entry is None:
+        return "survived"
+    if entry.get("needs_cuda"):
+        return "survived" if cuda_ran else "cuda_only"
+    return "equivalent"
+
+
+def scores(rows: list[dict]) -> tuple[float, float]:
+    """(score, strict score): killed over the non-equivalent mutants, without and with the CUDA-only ones."""
+    killed = sum(r["status"] == "killed" for r in rows)
+    equivalent = sum(r["status"] == "equivalent" for r in rows)
+    cuda_only = sum(r["status"] == "cuda_only" for r in rows)
+    denominator = len(rows) - equivalent - cuda_only
+    strict = len(rows) - equivalent
+    return (killed / denominator if denominator else 1.0), (killed / strict if strict else 1.0)
+
+
 # --- grading -----------------------------------------------------------------------------------
 
 def _full(result: dict) -> bool:
@@ -396,6 +424,7 @@ def score_assignment(kit, assignment: str, *, max_mutants: int | None = None, cl
         problems.append("the reference cells unparsed with ast.unparse do not get full marks: "
                         f"{_shortfall(results['__unparsed_reference__'])}")
     entries = (equivalents or {}).get(assignment, [])
+    cuda_ran = "cuda" in devices and _cuda_available()
     rows, used = [], set()
     for i, m in enumerate(mutants):
         res = results.get(f"m{i:04d}:{m.exercise}", {})
@@ -404,29 +433,32 @@ def score_assignment(kit, assignment: str, *, max_mutants: int | None = None, cl
         killed = bool(dropped)
         failing = [f"{t['name']}: {t['message'][:160]}" for e in dropped for t in res[e]["tests"] if not t["passed"]]
         match = None if killed else matching_entry(m, entries)
-        reason = None if match is None else entries[match]["reason"]
+        entry = None if match is None else entries[match]
         if match is not None:
             used.add(match)
         offset = first_line.get(m.exercise)
         where = (f"solutions/{assignment}.py:{offset + m.line}" if offset is not None
                  else f"{m.exercise} cell line {m.line}")
         rows.append({**{k: v for k, v in asdict(m).items() if k != "source"}, "where": where,
-                     "status": "killed" if killed else ("equivalent" if reason else "survived"),
-                     "reason": reason, "killed_by": failing[:3]})
-    killed = sum(r["status"] == "killed" for r in rows)
-    equivalent = sum(r["status"] == "equivalent" for r in rows)
-    survived = len(rows) - killed - equivalent
-    denominator = len(rows) - equivalent
+                     "status": classify(killed, entry, cuda_ran),
+                     "reason": None if entry is None else entry["reason"], "killed_by": failing[:3]})
+    count = {s: sum(r["status"] == s for r in rows) for s in ("killed", "survived", "equivalent", "cuda_only")}
+    score, strict = scores(rows)
     unused = [e for i, e in enumerate(entries) if i not in used] if max_mutants is None else []
     return {
-        "assignment": assignment, "mutants": len(rows), "killed": killed, "survived": survived,
-        "equivalent": equivalent, "score": (killed / denominator) if denominator else 1.0,
+        "assignment": assignment, "mutants": len(rows), **count, "score": score, "strict_score": strict,
+        "cuda_ran": cuda_ran,
         "seconds": round(time.monotonic() - started, 1), "problems": problems,
         "per_exercise": {e: {"mutants": sum(r["exercise"] == e for r in rows),
                              "killed": sum(r["exercise"] == e and r["status"] == "killed" for r in rows)}
                          for e in cells},
         "untested_exercises": untested, "stale_equivalents": unused, "mutants_detail": rows,
     }
+
+
+def _cuda_available() -> bool:
+    import torch
+    return torch.cuda.is_available()
 
 
 def _compact(before: str, after: str, width: int = 110, context: int = 35) -> str:
@@ -450,8 +482,12 @@ def _compact(before: str, after: str, width: int = 110, context: int = 35) -> st
 
 def print_report(report: dict, *, list_survivors: bool) -> None:
     r = report
+    cuda_only = ""
+    if r["cuda_only"]:
+        cuda_only = (f", {r['cuda_only']} killable only on CUDA (not run here; {100 * r['strict_score']:.1f}% if "
+                     "counted as survivors)")
     print(f"{r['assignment']}: {r['mutants']} mutants, {r['killed']} killed, {r['survived']} survived, "
-          f"{r['equivalent']} equivalent -> score {100 * r['score']:.1f}%  ({r['seconds']} s)")
+          f"{r['equivalent']} equivalent -> score {100 * r['score']:.1f}%{cuda_only}  ({r['seconds']} s)")
     for e, c in r["per_exercise"].items():
         print(f"    {e:<24} {c['killed']:>4}/{c['mutants']:<4} killed")
     for p in r["problems"]:
@@ -460,11 +496,14 @@ def print_report(report: dict, *, list_survivors: bool) -> None:
         for row in r["mutants_detail"]:
             if row["status"] == "survived":
                 print(f"  SURVIVED   [{row['mutant_id']}] {row['where']} ({row['exercise']}) {row['operator']}:\n"
-                      f"      {_compact(row['original_line'], row['mutated_line'])}")
-        for row in r["mutants_detail"]:
-            if row["status"] == "equivalent":
-                print(f"  EQUIVALENT [{row['mutant_id']}] {row['where']} ({row['exercise']}) {row['operator']}:\n"
-                      f"      {_compact(row['original_line'], row['mutated_line'])}\n      reason: {row['reason']}")
+                      f"      {_compact(row['original_line'], row['mutated_line'])}"
+                      + (f"\n      expected to die on CUDA: {row['reason']}" if row["reason"] else ""))
+        for status, title in (("cuda_only", "CUDA ONLY "), ("equivalent", "EQUIVALENT")):
+            for row in r["mutants_detail"]:
+                if row["status"] == status:
+                    print(f"  {title} [{row['mutant_id']}] {row['where']} ({row['exercise']}) {row['operator']}:\n"
+                          f"      {_compact(row['original_line'], row['mutated_line'])}\n"
+                          f"      reason: {row['reason']}")
         for e in r["stale_equivalents"]:
             print(f"  STALE EQUIVALENT ENTRY (matched no surviving mutant): {e}")
 

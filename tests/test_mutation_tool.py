@@ -95,3 +95,18 @@ def test_equivalence_entries_match_on_the_fields_they_give():
     assert mutation_score.matching_entry(m, entries) == 2
     assert mutation_score.matching_entry(m, [{"exercise": "f", "id": m.mutant_id, "reason": "id"}]) == 0
     assert mutation_score.matching_entry(m, [{"exercise": "f", "reason": "names nothing"}]) is None
+
+
+def test_cuda_only_mutants_count_as_survivors_once_cuda_ran():
+    needs_cuda = {"exercise": "f", "id": "x", "reason": "drops device=", "needs_cuda": True}
+    equivalent = {"exercise": "f", "id": "y", "reason": "same values"}
+    classify = mutation_score.classify
+    assert classify(True, needs_cuda, cuda_ran=False) == "killed"
+    assert classify(False, None, cuda_ran=False) == "survived"
+    assert classify(False, equivalent, cuda_ran=True) == "equivalent"
+    assert classify(False, needs_cuda, cuda_ran=False) == "cuda_only"
+    assert classify(False, needs_cuda, cuda_ran=True) == "survived"
+    rows = [{"status": s} for s in ["killed"] * 8 + ["equivalent", "cuda_only", "survived"]]
+    score, strict = mutation_score.scores(rows)
+    assert (score, strict) == (8 / 9, 8 / 10)
+    assert mutation_score.scores([]) == (1.0, 1.0)
