@@ -37,7 +37,7 @@ Decisions documented here:
   recomputed value) in about a second on one CPU thread.  The training call is made once per
   submission and device (cached), with a 30 s limit.
 * ``train_char_rnn`` is also pinned exactly (``TestTrainCharRnnExactly``): on a corpus of one token
-  repeated (B + 1) * T + 1 times every partitioning -- sequential or random, with or without the
+  repeated (B + 1) * T + 1 times (T < B) every partitioning -- sequential or random, with or without the
   book's random offset -- gives the same single minibatch per epoch, so a run with lr = 0 returns
   the initial parameters (their distribution is checked) and a run with the same seed and lr = 1
   must return exactly two clipped SGD steps from them (float64 here, rtol 1e-4), with the state of
@@ -1028,8 +1028,10 @@ class TestTrainCharRnn:
 #
 # The seeded run above can only bound what the loop learns.  These two tests pin the loop itself on a
 # corpus where every way of cutting minibatches gives the same one: ONE token repeated, and
-# (B + 1) * T + 1 tokens, so that each epoch holds exactly one minibatch of B sequences of T tokens
-# under sequential partitioning and random sampling alike, with or without the book's random offset.
+# (B + 1) * T + 1 tokens with T < B, so that each epoch holds exactly one minibatch of B sequences of
+# T tokens under sequential partitioning and random sampling alike, with or without the book's random
+# offset of 0..T tokens, and no shorter window is left over (each of the B streams of sequential
+# partitioning holds (B + 1) * T // B = T tokens, whatever the offset).
 # The first call (lr = 0) returns the initial parameters; the second (same seed, so the same initial
 # draws) must return exactly two clipped SGD steps from them, computed here in float64 with the
 # reference functions -- with a fresh state for the second epoch or the first epoch's state carried
@@ -1037,7 +1039,7 @@ class TestTrainCharRnn:
 # is below the gradient norm at the initial parameters (about 0.94 for 9 symbols), so the clipping
 # is active.
 
-EXACT = dict(vocab_size=9, num_hiddens=16, num_steps=5, batch_size=3, token=4, lr=1.0, num_epochs=2, theta=0.4,
+EXACT = dict(vocab_size=9, num_hiddens=16, num_steps=4, batch_size=6, token=4, lr=1.0, num_epochs=2, theta=0.4,
              seed=SEED + 900)
 EXACT_RTOL, EXACT_ATOL = 1e-4, 1e-6
 INIT_STD_BAND = (0.0085, 0.0115)     # all weights together (544 entries): +-5 standard errors
@@ -1206,7 +1208,8 @@ class TestTrainCharRnnExactly:
             f"the parameters returned by {label} are not two clipped SGD steps from the initial ones (returned "
             f"with lr=0 and the same seed): {PARAM_NAMES[worst]} differs by up to "
             f"{fmt_number(float((params[worst] - want[worst]).abs().max()))}.  Each epoch here has exactly one "
-            "minibatch (3 sequences of 5 tokens; the targets are the inputs shifted by one), and each step is: "
+            f"minibatch ({EXACT['batch_size']} sequences of {EXACT['num_steps']} tokens; the targets are the inputs "
+            "shifted by one), and each step is: "
             "loss = char_level_loss(rnn(one_hot(X), state, params)), backward, grad_clipping(params, theta), "
             "p -= lr * p.grad, clear the gradients -- with the initial state zero (the state of the first epoch "
             "may be carried into the second, detached)")

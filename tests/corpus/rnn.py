@@ -536,6 +536,35 @@ def train_char_rnn(corpus, vocab_size, num_hiddens, num_steps, batch_size, lr, n
     return params, ppl
 '''
 
+# Sequential partitioning whose last window of each epoch may be shorter than num_steps (it reads
+# every token), random init with torch.normal and an optimizer.
+TRAIN_SHORT_LAST_WINDOW = '''def train_char_rnn(corpus, vocab_size, num_hiddens, num_steps, batch_size, lr, num_epochs, theta=1.0):
+    dev = corpus.device
+    shapes = [(vocab_size, num_hiddens), (num_hiddens, num_hiddens), (num_hiddens,), (num_hiddens, vocab_size),
+              (vocab_size,)]
+    params = [torch.nn.Parameter(torch.normal(0.0, 0.01, s, device=dev) if len(s) == 2 else torch.zeros(s, device=dev))
+              for s in shapes]
+    opt = torch.optim.SGD(params, lr=lr)
+    width = (len(corpus) - 1) // batch_size
+    Xs = corpus[:width * batch_size].reshape(batch_size, width)
+    Ys = corpus[1:width * batch_size + 1].reshape(batch_size, width)
+    for epoch in range(num_epochs):
+        (H,) = init_rnn_state(batch_size, num_hiddens, dev)
+        total, count = 0.0, 0
+        for s in range(0, width, num_steps):
+            X, Y = Xs[:, s:s + num_steps], Ys[:, s:s + num_steps]
+            outputs, (H,) = rnn(one_hot(X, vocab_size), (H.detach(),), params)
+            loss = char_level_loss(outputs, Y)
+            opt.zero_grad()
+            loss.backward()
+            grad_clipping(params, theta)
+            opt.step()
+            total += float(loss) * Y.numel()
+            count += Y.numel()
+        ppl = perplexity(total / count)
+    return params, ppl
+'''
+
 CORRECT = {
     "count_ngrams": {"dict_get": NGRAMS_DICT_GET, "zip_shifted": NGRAMS_ZIP, "sliding_window": NGRAMS_DEFAULTDICT},
     "one_hot": {"scatter": ONE_HOT_SCATTER, "eye_indexing": ONE_HOT_EYE, "permute": ONE_HOT_PERMUTE},
@@ -546,7 +575,8 @@ CORRECT = {
     "perplexity": {"torch_float64": PPL_TORCH, "power": PPL_POWER},
     "grad_clipping": {"linalg_replace_grads": CLIP_LINALG_REPLACE, "python_norm": CLIP_PYTHON_NORM},
     "train_char_rnn": {"random_sampling": TRAIN_RANDOM_SAMPLING, "optim_sgd": TRAIN_OPTIM,
-                       "offset_state_carried_across_epochs": TRAIN_OFFSET_CARRIED},
+                       "offset_state_carried_across_epochs": TRAIN_OFFSET_CARRIED,
+                       "short_last_window": TRAIN_SHORT_LAST_WINDOW},
 }
 
 WRONG = {
