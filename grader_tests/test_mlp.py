@@ -66,6 +66,7 @@ import torch
 from autograder.banned import find_banned
 from autograder.compare import (assert_is_tensor, assert_same_shape, assert_tensor_close, describe,
                                 first_mismatch, fmt_number, fmt_shape)
+from autograder.minibatches import judge_minibatches
 from autograder.student import StudentError
 from autograder.wire import origin_device
 
@@ -861,40 +862,6 @@ def _minibatch_data(offset, n):
     return X[:n].contiguous(), y[:n].contiguous()
 
 
-def _expected_batches(n, batch_size) -> list[int]:
-    return [min(batch_size, n - start) for start in range(0, n, batch_size)]
-
-
-def _judge_minibatches(call, sizes, n, batch_size, num_epochs, where):
-    """The recorded minibatch sizes must be, in any order, ``num_epochs`` passes over the ``n`` examples
-    in minibatches of ``batch_size`` (the last one smaller); otherwise say which mistake it looks like."""
-    per_epoch = _expected_batches(n, batch_size)
-    if sorted(sizes) == sorted(per_epoch * num_epochs):
-        return
-    if not sizes:
-        raise AssertionError(f"during {call} no minibatch loss was back-propagated through {where}: compute the "
-                             "loss of every minibatch and call backward() on it")
-    if 0 in sizes:
-        raise AssertionError(f"during {call} an EMPTY minibatch reached backward (minibatch sizes {sizes}): the "
-                             f"starts are range(0, n, batch_size) and each minibatch is order[start:start + batch_size]")
-    if n > batch_size and all(s == n for s in sizes):
-        raise AssertionError(f"during {call} every step used all {n} examples ({len(sizes)} steps): split each "
-                             f"epoch into minibatches of batch_size={batch_size} examples")
-    if max(sizes) > batch_size:
-        raise AssertionError(f"during {call} a minibatch had {max(sizes)} examples, more than "
-                             f"batch_size={batch_size}: use the batch_size you are given")
-    if sum(sizes) % n == 0 and sum(sizes) // n != num_epochs:
-        raise AssertionError(f"during {call} the model saw {sum(sizes) // n} epoch(s) of data, expected "
-                             f"num_epochs={num_epochs}")
-    if len(per_epoch) > 1 and sorted(sizes) == sorted(per_epoch[:-1] * num_epochs):
-        raise AssertionError(f"during {call} the minibatches had {sizes} examples: the last, smaller minibatch of "
-                             f"each epoch was dropped; every example must be used once per epoch")
-    raise AssertionError(f"during {call} the minibatches reaching backward had {sizes} examples, expected "
-                         f"{per_epoch} (in any order) in each of the {num_epochs} epochs: every example once per "
-                         f"epoch, in minibatches of batch_size={batch_size} (the last one smaller), starting at "
-                         "range(0, n, batch_size)")
-
-
 def _record_train_mlp(student, X, y, h, lr, num_epochs, batch_size, seed):
     """Call train_mlp with the mlp_forward spy installed; the recorded sizes, or None without a spy."""
     installed = student.eval(f"({SPY_FORWARD_INSTALL}, callable(getattr(train_mlp, '__globals__', {{}})"
@@ -963,7 +930,7 @@ class TestTrainMlp:
                 raise AssertionError(f"{call} failed{extra}: {error}") from None
             if not sizes:
                 return  # nothing went back through mlp_forward: not observable here; the accuracy tests grade it
-            _judge_minibatches(call, sizes, n, batch_size, num_epochs, "mlp_forward")
+            judge_minibatches(call, sizes, n, batch_size, num_epochs, "mlp_forward")
 
 
 # ============================================================================ build_concise_mlp
@@ -1138,7 +1105,7 @@ class TestTrainConciseMlp:
         student.call("train_concise_mlp", net, X, y, 0.1, num_epochs, batch_size, seed=SEED + 1602,
                      timeout=TRAIN_TIMEOUT)
         sizes = student.eval(SPY_NET_READ, net=net)
-        _judge_minibatches(call, sizes, n, batch_size, num_epochs, "the model passed in")
+        judge_minibatches(call, sizes, n, batch_size, num_epochs, "the model passed in")
 
     @pytest.mark.points(3)
     def test_accuracy(self, student, device):

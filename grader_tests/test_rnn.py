@@ -943,16 +943,15 @@ def _train_label() -> str:
             f"lr={h['lr']}, num_epochs={h['num_epochs']}, theta={h['theta']})")
 
 
-def _trained_params(student, device):
-    out = _train(student, device)
-    what = _train_label()
+def _unpack_training(out, what, V, h, device):
+    """(params, ppl) from what train_char_rnn returned: five finite float32 parameters of the right
+    shapes on ``device``, and the perplexity (not checked here)."""
     if not isinstance(out, (tuple, list)) or len(out) != 2:
         raise AssertionError(f"{what} returned {describe(out)}, expected the tuple (params, perplexity)")
     params, ppl = out
     if not isinstance(params, (list, tuple)) or len(params) != 5:
         raise AssertionError(f"the params (item 0) returned by {what} are {describe(params)}, expected a list "
                              "of the five tensors [W_xh, W_hh, b_h, W_hq, b_q]")
-    V, h = HYPER["vocab_size"], HYPER["num_hiddens"]
     for name, p, shape in zip(PARAM_NAMES, params, [(V, h), (h, h), (h,), (h, V), (V,)]):
         assert_same_shape(p, shape, what=f"{name} returned by {what}")
         assert_dtype(p, torch.float32, what=f"{name} returned by {what}")
@@ -960,6 +959,12 @@ def _trained_params(student, device):
         if not bool(torch.isfinite(p).all()):
             raise AssertionError(f"{name} returned by {what} contains NaN or inf: the training diverged "
                                  "(is the gradient clipped before each step, and the learning rate used as given?)")
+    return params, ppl
+
+
+def _trained_params(student, device):
+    what = _train_label()
+    params, ppl = _unpack_training(_train(student, device), what, HYPER["vocab_size"], HYPER["num_hiddens"], device)
     return params, ppl, what
 
 
@@ -1059,22 +1064,13 @@ def _exact_label(lr, num_epochs, theta) -> str:
 
 
 def _exact_call(student, device, lr):
-    """(params, ppl, label) of one run on the repeated-token corpus, shapes and dtype checked."""
+    """(params in float64, ppl, label) of one run on the repeated-token corpus (see _unpack_training)."""
     e = EXACT
     label = _exact_label(lr, e["num_epochs"], e["theta"])
     out = student.call("train_char_rnn", _exact_corpus(), e["vocab_size"], e["num_hiddens"], e["num_steps"],
                        e["batch_size"], lr, e["num_epochs"], e["theta"], seed=e["seed"],
                        timeout=TRAIN_TIMEOUT).value
-    if not isinstance(out, (tuple, list)) or len(out) != 2:
-        raise AssertionError(f"{label} returned {describe(out)}, expected the tuple (params, perplexity)")
-    params, ppl = out
-    if not isinstance(params, (list, tuple)) or len(params) != 5:
-        raise AssertionError(f"the params (item 0) returned by {label} are {describe(params)}, expected a list of "
-                             "the five tensors [W_xh, W_hh, b_h, W_hq, b_q]")
-    V, h = e["vocab_size"], e["num_hiddens"]
-    for name, p, shape in zip(PARAM_NAMES, params, [(V, h), (h, h), (h,), (h, V), (V,)]):
-        assert_same_shape(p, shape, what=f"{name} returned by {label}")
-        assert_dtype(p, torch.float32, what=f"{name} returned by {label}")
+    params, ppl = _unpack_training(out, label, e["vocab_size"], e["num_hiddens"], device)
     if isinstance(ppl, torch.Tensor) and ppl.numel() == 1:
         ppl = float(ppl)
     if isinstance(ppl, bool) or not isinstance(ppl, (int, float)):

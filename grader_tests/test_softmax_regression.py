@@ -46,6 +46,7 @@ from autograder.banned import find_banned
 from autograder.compare import (assert_finite, assert_is_tensor, assert_same_shape, assert_scalar_close,
                                 assert_tensor_close, describe, first_mismatch, fmt_index, fmt_number,
                                 fmt_shape)
+from autograder.minibatches import judge_minibatches
 from autograder.student import RemoteObject
 from autograder.wire import origin_device
 
@@ -1141,28 +1142,7 @@ class TestTrainConcise:
         net = _grader_net(student, W0, b0, device, record=True)
         _losses, W_after, _b, call = _train(student, net, X, y, 0.1, num_epochs, batch_size, SEED + 2410)
         sizes = student.eval(RECORDED, net=net)
-        per_epoch = [16, 16, 16, 2]
-        if not sizes:
-            raise AssertionError(f"during {call} no minibatch loss was back-propagated through the model passed in: "
-                                 "compute the loss of net(X_batch) and call backward() on it for every minibatch")
-        if sorted(sizes) == sorted(per_epoch * num_epochs):
-            return
-        if all(s == n for s in sizes):
-            raise AssertionError(f"during {call} every step used all {n} examples ({len(sizes)} steps): split each "
-                                 f"epoch into minibatches of batch_size={batch_size} examples")
-        if max(sizes) > batch_size:
-            raise AssertionError(f"during {call} a minibatch had {max(sizes)} examples, more than "
-                                 f"batch_size={batch_size}: use the batch_size you are given")
-        if sum(sizes) % n == 0 and sum(sizes) // n != num_epochs:
-            raise AssertionError(f"during {call} the model saw {sum(sizes) // n} epoch(s) of data, expected "
-                                 f"num_epochs={num_epochs}")
-        if sorted(sizes) == sorted([16, 16, 16] * num_epochs):
-            raise AssertionError(f"during {call} the minibatches had {sizes} examples: the last, smaller minibatch "
-                                 f"of each epoch ({n} = 3 x 16 + 2) was dropped; every example must be used once "
-                                 "per epoch (no drop_last=True, and range(0, n, batch_size) for the starts)")
-        raise AssertionError(f"during {call} the minibatches reaching backward had {sizes} examples, expected "
-                             f"{per_epoch} (in any order) in each of the {num_epochs} epochs: every example once "
-                             f"per epoch, in minibatches of batch_size={batch_size} (the last one smaller)")
+        judge_minibatches(call, sizes, n, batch_size, num_epochs, "the model passed in")
 
     @pytest.mark.points(3)
     def test_learns_held_out_accuracy(self, student, device):
