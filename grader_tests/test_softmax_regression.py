@@ -42,13 +42,13 @@ import re
 import pytest
 import torch
 
+from autograder import sgd_checks
 from autograder.banned import find_banned
 from autograder.compare import (assert_finite, assert_is_tensor, assert_same_shape, assert_scalar_close,
-                                assert_tensor_close, describe, first_mismatch, fmt_index, fmt_number,
+                                assert_tensor_close, describe, first_mismatch, fmt_number,
                                 fmt_shape)
 from autograder.minibatches import judge_minibatches
 from autograder.student import RemoteObject
-from autograder.wire import origin_device
 
 SEED = 20_240_517
 
@@ -92,8 +92,6 @@ BY_HAND_BANNED = {
 DETACHED_HINT = ("if the values pass their own test, a wrong gradient usually means part of the computation "
                  "is cut out of the autograd graph (.detach(), .data, .item(), .numpy(), torch.tensor(...) of "
                  "intermediate results, or in-place changes of the input)")
-NO_GRAD_HINT = ("autograd refuses in-place changes of a leaf tensor that requires grad while it is recording: "
-                "do the update inside `with torch.no_grad():`")
 BROADCAST_HINT = ("a sum over dim=1 without keepdim=True has shape (n,), which does not line up with an (n, q) "
                   "tensor: keep the reduced dimension with keepdim=True (shape (n, 1))")
 
@@ -200,8 +198,7 @@ def _call(student, fn, *args, **kwargs):
         if "must match the size of tensor" in str(error) and fn == "softmax_ce_grad":
             _fail_with_hint(error, _ce_grad_broadcast_hint(str(error), *args))
         if "leaf Variable that requires grad is being used in an in-place operation" in str(error):
-            _fail_with_hint(error, NO_GRAD_HINT if fn == "sgd" else
-                            "do not modify the input in place (X -= m); compute X - m into a new tensor")
+            _fail_with_hint(error, "do not modify the input in place (X -= m); compute X - m into a new tensor")
         raise
 
 
@@ -546,32 +543,6 @@ def _sgd_cases():
     ]
 
 
-def _sgd_step_hint(before, after, grad, lr, batch_size) -> str:
-    """Explain a wrong update from the step actually taken."""
-    step = after.double() - before.double()
-    want = -lr * grad.double() / batch_size
-    if torch.equal(step, torch.zeros_like(step)):
-        return ("the parameter did not change: `p = p - ...` only rebinds the loop variable; update it in "
-                "place with `p -= lr * p.grad / batch_size` inside `with torch.no_grad():` (and zero the "
-                "gradient only after using it)")
-    mask = want.abs() > 1e-12
-    if not mask.any():
-        return ""
-    ratio = step[mask] / want[mask]
-    k = ratio.median().item()
-    if not torch.allclose(ratio, torch.full_like(ratio, k), rtol=1e-4, atol=0):
-        return ""
-    if abs(k - batch_size) < 1e-3 * batch_size:
-        return "the step is batch_size times too large: divide by batch_size (p.grad holds the gradient of the SUM of the minibatch losses)"
-    if abs(k + 1) < 1e-4:
-        return "the step goes the wrong way: subtract lr * p.grad / batch_size (gradient DEScent)"
-    if abs(k * lr - 1) < 1e-4:
-        return "the learning rate is missing: multiply the gradient by lr"
-    if abs(k - 1 / batch_size) < 1e-4 / batch_size:  # step / wanted step: one extra division
-        return "the step is divided by batch_size twice"
-    return f"the step taken is {fmt_number(k)} times the expected one"
-
-
 class TestSgd:
     pytestmark = [pytest.mark.exercise("sgd")]
 
@@ -579,88 +550,30 @@ class TestSgd:
     def test_update_values(self, student, device):
         """After sgd, each parameter equals p - lr * p.grad / batch_size (catches a forgotten
         / batch_size, a wrong sign, and `p = p - ...` that changes nothing)."""
-        for label, params, lr, batch_size in _sgd_cases():
-            reply = _call(student, "sgd", params, lr, batch_size)
-            for i, p in enumerate(params):
-                state = reply.args_after[i]
-                what = f"params[{i}] after sgd({label})"
-                expected = p.detach().double() - lr * p.grad.double() / batch_size
-                if state.value is None:
-                    raise AssertionError(f"{what} is no longer a tensor (it was replaced by {state.type_name}): "
-                                         "update each parameter in place")
-                assert_tensor_close(state.value, expected, rtol=RTOL, atol=ATOL, what=what, device=device,
-                                    dtype=p.dtype,
-                                    hint=lambda v, p=p: _sgd_step_hint(p.detach(), v, p.grad, lr, batch_size))
+        sgd_checks.check_update_values(student, device, _sgd_cases(), rtol=RTOL, atol=ATOL)
 
     @pytest.mark.points(2)
     def test_updates_in_place(self, student, device):
         """Each parameter stays the same tensor object, a leaf that requires grad, with its dtype and
         device; sgd returns None (catches `params[i] = p - ...` and `p = p.detach() - ...`)."""
-        for label, params, lr, batch_size in _sgd_cases():
-            reply = _call(student, "sgd", params, lr, batch_size)
-            if reply.value is not None:
-                raise AssertionError(f"sgd({label}) returned {describe(reply.value)}, expected None: sgd updates "
-                                     "the parameters in place and returns nothing")
-            for i, p in enumerate(params):
-                state = reply.args_after[i]
-                name = f"params[{i}] after sgd({label})"
-                if not state.same_object:
-                    raise AssertionError(
-                        f"{name} is a different tensor object from the one passed in: the training loop keeps "
-                        "using the original parameter objects, so replacing them loses the update; modify each "
-                        "one in place (`p -= lr * p.grad / batch_size` under `with torch.no_grad():`)")
-                if not state.is_leaf:
-                    raise AssertionError(f"{name} is no longer a leaf tensor: do the update under "
-                                         "`with torch.no_grad():` so it is not recorded by autograd")
-                if not state.requires_grad:
-                    raise AssertionError(f"{name} no longer requires grad: don't detach the parameter or set "
-                                         "requires_grad=False; update it in place under torch.no_grad()")
-                if state.value.dtype != p.dtype:
-                    raise AssertionError(f"{name} has dtype {state.value.dtype}, expected {p.dtype}: keep the "
-                                         "parameter's dtype")
-                if origin_device(state.value).split(":")[0] != device.split(":")[0]:
-                    raise AssertionError(f"{name} is on device {origin_device(state.value)}, expected {device}")
+        sgd_checks.check_updates_in_place(student, device, _sgd_cases())
 
     @pytest.mark.points(2)
     def test_zeroes_gradients(self, student, device):
         """After sgd every gradient is zero (p.grad.zero_()) or None, so the next minibatch's
         gradients do not add up with this one's."""
-        for label, params, lr, batch_size in _sgd_cases():
-            reply = _call(student, "sgd", params, lr, batch_size)
-            for i, p in enumerate(params):
-                grad = reply.args_after[i].grad
-                if grad is None:
-                    continue
-                nonzero = torch.nonzero(grad != 0)
-                if len(nonzero):
-                    idx = tuple(nonzero[0].tolist())
-                    raise AssertionError(
-                        f"params[{i}].grad after sgd({label}) is not zero (entry {fmt_index(idx)} is "
-                        f"{fmt_number(grad[idx].item())}): call p.grad.zero_() after the update, otherwise "
-                        "PyTorch adds the next minibatch's gradient to this one")
+        sgd_checks.check_zeroes_gradients(student, _sgd_cases())
 
     @pytest.mark.points(1)
     def test_skips_parameters_without_grad(self, student, device):
-        """A parameter whose .grad is None is skipped and left unchanged; the others are updated."""
+        """A parameter whose .grad is None is skipped and left unchanged; the ones after it are still
+        updated (catches `break` instead of `continue`)."""
         b = _randn((3,), 1201).requires_grad_()  # b.grad is None, and b comes first: `break` must not pass
-        W = _randn((4, 3), 1200).requires_grad_()
-        W.grad = _randn((4, 3), 1250)
-        label = "[b (3,) whose .grad is None, W (4, 3) with a gradient], lr 0.1, batch_size 8"
-        try:
-            reply = _call(student, "sgd", [b, W], 0.1, 8)
-        except AssertionError as error:
-            raise AssertionError(f"sgd({label}) failed: a parameter whose .grad is None must be skipped "
-                                 f"(`if p.grad is None: continue`): {error}") from None
-        b_after = reply.args_after[0]
-        if b_after.value is None or not torch.equal(b_after.value, b.detach()):
-            raise AssertionError(f"params[0] (whose .grad is None) changed after sgd({label}): skip parameters "
-                                 "without a gradient")
-        if b_after.grad is not None and bool((b_after.grad != 0).any()):
-            raise AssertionError(f"params[0] (whose .grad was None) has a non-zero .grad after sgd({label})")
-        W_after = reply.args_after[1].value
-        if W_after is None or torch.equal(W_after, W.detach()):
-            raise AssertionError(f"params[1] (which has a gradient) did not change after sgd({label}): skip "
-                                 "only the parameters whose .grad is None (`continue`, not `break` or `return`)")
+        w = _randn((4, 3), 1200).requires_grad_()
+        w.grad = _randn((4, 3), 1250)
+        sgd_checks.check_skips_parameters_without_grad(
+            student, b, w, 0.1, 8, "[b (3,) whose .grad is None, W (4, 3) with a gradient], lr 0.1, "
+            "batch_size 8")
 
 
 # ============================================================================ softmax_ce_grad
