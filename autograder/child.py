@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import builtins
 import linecache
+import random
 import traceback
 
+import numpy
 import torch
 
 from autograder import wire
@@ -192,8 +194,7 @@ def execute_call(state: ChildState, request: dict) -> dict:
         return {"status": "error", "message": f"the inputs could not be prepared: {describe_exception(exc)}"}
     originals = list(leaves)
     if isinstance(request.get("seed"), int):
-        torch.manual_seed(request["seed"])
-        __import__("random").seed(request["seed"])
+        _seed_everything(request["seed"])
     try:
         result = fn(*args, **kwargs)
     except BaseException as exc:  # noqa: BLE001 - report every student failure as data
@@ -237,6 +238,14 @@ def execute_call(state: ChildState, request: dict) -> dict:
     return {"status": "ok", "result": _plain(result, state),
             "args_after": [_tensor_state(c, o) for c, o in zip(current, originals)],
             "input_grads": input_grads}
+
+
+def _seed_everything(seed: int) -> None:
+    """Seed torch's, Python's and NumPy's global generators, so that a call is reproducible whichever
+    one the student draws from."""
+    torch.manual_seed(seed)
+    random.seed(seed)
+    numpy.random.seed(seed % 2 ** 32)
 
 
 def execute_eval(state: ChildState, request: dict) -> dict:

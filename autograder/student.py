@@ -234,8 +234,8 @@ class Student:
              **kwargs) -> Reply:
         """Call ``fn`` in the student's code; optionally back-propagate ``cotangent`` through it.
 
-        ``seed`` seeds torch's generator in the child just before the call (initialisation,
-        shuffling); ``timeout`` overrides the per-call limit for long exercises such as training.
+        ``seed`` seeds torch's, Python's and NumPy's global generators in the child just before the call
+        (initialisation, shuffling); ``timeout`` overrides the per-call limit for long exercises such as training.
         """
         message = {"op": "call", "fn": fn, "args": _to_wire(list(args)), "kwargs": _to_wire(kwargs),
                    "device": self.device, "cotangent": cotangent, "seed": seed}
