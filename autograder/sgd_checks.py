@@ -2,14 +2,13 @@
 
 The contract (DESIGN.md §5): for every parameter ``p`` with a gradient, ``p -= lr * p.grad / batch_size``
 in place under ``torch.no_grad()``, then ``p.grad.zero_()``; parameters whose ``.grad`` is ``None``
-are skipped; returns ``None``.  A suite subclasses :class:`SgdTests` as ``TestSgd`` with its own
-fixtures (shapes that fit its chapter) and its ``exercise`` marker; the student's function runs in
-the sandbox through the ``student`` proxy.
+are skipped; returns ``None``.  Each suite keeps its own fixtures (shapes that fit its chapter), its
+test names and points, and calls these functions; the student's function runs in the sandbox through
+the ``student`` proxy.
 """
 
 from __future__ import annotations
 
-import pytest
 import torch
 
 from autograder.compare import assert_tensor_close, describe, fmt_index, fmt_number
@@ -136,44 +135,3 @@ def check_skips_parameters_without_grad(student, without_grad, with_grad, lr, ba
     if second is None or torch.equal(second, with_grad.detach()):
         raise AssertionError(f"params[1] (which has a gradient) did not change after sgd({label}): skip "
                              "only the parameters whose .grad is None (`continue`, not `break` or `return`)")
-
-
-class SgdTests:
-    """The sgd tests, with their points.  Not collected itself (no ``Test`` prefix); a suite defines
-    ``class TestSgd(SgdTests)`` with ``pytestmark = [pytest.mark.exercise("sgd")]``, :meth:`cases`,
-    :meth:`skip_case` and the tolerances ``rtol`` / ``atol``."""
-
-    rtol = 1e-5
-    atol = 1e-6
-
-    def cases(self):
-        """(label, params, lr, batch_size) tuples; every parameter a leaf that requires grad and has a .grad."""
-        raise NotImplementedError
-
-    def skip_case(self):
-        """(parameter without .grad, parameter with one, lr, batch_size, label)."""
-        raise NotImplementedError
-
-    @pytest.mark.points(3)
-    def test_update_values(self, student, device):
-        """After sgd, each parameter equals p - lr * p.grad / batch_size (catches a forgotten
-        / batch_size, a wrong sign, and `p = p - ...` that changes nothing)."""
-        check_update_values(student, device, self.cases(), rtol=self.rtol, atol=self.atol)
-
-    @pytest.mark.points(2)
-    def test_updates_in_place(self, student, device):
-        """Each parameter stays the same tensor object, a leaf that requires grad, with its dtype and
-        device; sgd returns None (catches `params[i] = p - ...` and `p = p.detach() - ...`)."""
-        check_updates_in_place(student, device, self.cases())
-
-    @pytest.mark.points(2)
-    def test_zeroes_gradients(self, student, device):
-        """After sgd every gradient is zero (p.grad.zero_()) or None, so the next minibatch's
-        gradients do not add up with this one's."""
-        check_zeroes_gradients(student, self.cases())
-
-    @pytest.mark.points(1)
-    def test_skips_parameters_without_grad(self, student, device):
-        """A parameter whose .grad is None is skipped and left unchanged; the ones after it are still
-        updated (catches `break` instead of `continue`)."""
-        check_skips_parameters_without_grad(student, *self.skip_case())

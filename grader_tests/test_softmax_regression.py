@@ -543,18 +543,37 @@ def _sgd_cases():
     ]
 
 
-class TestSgd(sgd_checks.SgdTests):
+class TestSgd:
     pytestmark = [pytest.mark.exercise("sgd")]
-    rtol, atol = RTOL, ATOL
 
-    def cases(self):
-        return _sgd_cases()
+    @pytest.mark.points(3)
+    def test_update_values(self, student, device):
+        """After sgd, each parameter equals p - lr * p.grad / batch_size (catches a forgotten
+        / batch_size, a wrong sign, and `p = p - ...` that changes nothing)."""
+        sgd_checks.check_update_values(student, device, _sgd_cases(), rtol=RTOL, atol=ATOL)
 
-    def skip_case(self):
+    @pytest.mark.points(2)
+    def test_updates_in_place(self, student, device):
+        """Each parameter stays the same tensor object, a leaf that requires grad, with its dtype and
+        device; sgd returns None (catches `params[i] = p - ...` and `p = p.detach() - ...`)."""
+        sgd_checks.check_updates_in_place(student, device, _sgd_cases())
+
+    @pytest.mark.points(2)
+    def test_zeroes_gradients(self, student, device):
+        """After sgd every gradient is zero (p.grad.zero_()) or None, so the next minibatch's
+        gradients do not add up with this one's."""
+        sgd_checks.check_zeroes_gradients(student, _sgd_cases())
+
+    @pytest.mark.points(1)
+    def test_skips_parameters_without_grad(self, student, device):
+        """A parameter whose .grad is None is skipped and left unchanged; the ones after it are still
+        updated (catches `break` instead of `continue`)."""
         b = _randn((3,), 1201).requires_grad_()  # b.grad is None, and b comes first: `break` must not pass
-        W = _randn((4, 3), 1200).requires_grad_()
-        W.grad = _randn((4, 3), 1250)
-        return b, W, 0.1, 8, "[b (3,) whose .grad is None, W (4, 3) with a gradient], lr 0.1, batch_size 8"
+        w = _randn((4, 3), 1200).requires_grad_()
+        w.grad = _randn((4, 3), 1250)
+        sgd_checks.check_skips_parameters_without_grad(
+            student, b, w, 0.1, 8, "[b (3,) whose .grad is None, W (4, 3) with a gradient], lr 0.1, "
+            "batch_size 8")
 
 
 # ============================================================================ softmax_ce_grad
