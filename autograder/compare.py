@@ -83,6 +83,21 @@ def fmt_shape(shape) -> str:
     return str(tuple(int(s) for s in shape))
 
 
+def fmt_dtype(dtype) -> str:
+    """``float32`` for ``torch.float32``."""
+    return str(dtype).replace("torch.", "")
+
+
+def fmt_tensor(name: str, t: torch.Tensor) -> str:
+    """``"X of shape (4, 3) (float32)"``: how messages name an input."""
+    return f"{name} of shape {fmt_shape(t.shape)} ({fmt_dtype(t.dtype)})"
+
+
+def fail_with_hint(error: AssertionError, hint: str):
+    """Raise ``error``'s message again with ``hint`` appended (``"... -- hint"``), without the chain."""
+    raise AssertionError(f"{error} -- {hint}" if hint else str(error)) from None
+
+
 def fmt_index(index) -> str:
     """Format a multi-index like a tuple: ``(1, 2)``, ``(3,)``; ``()`` for a 0-d tensor."""
     return str(tuple(int(i) for i in index))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import io
 import os
+import sys
 import contextlib
 from pathlib import Path
 
@@ -30,6 +31,18 @@ def load_reference(kit, assignment: str):
     return module
 
 
+@contextlib.contextmanager
+def _importable(folder: Path):
+    """Put ``folder`` first on ``sys.path`` for the duration: the hidden suites import their shared
+    helpers (``grader_tests/shared_*.py``, which never ship in the package) by name."""
+    entry = str(folder)
+    sys.path.insert(0, entry)
+    try:
+        yield
+    finally:
+        sys.path.remove(entry)
+
+
 def run_suite(test_file: Path, plugin: GradingPlugin, collect_only: bool = False) -> GradingPlugin:
     """Run one test module with ``plugin`` in this process, quietly; raise GraderError if the
     suite itself is broken."""
@@ -40,7 +53,7 @@ def run_suite(test_file: Path, plugin: GradingPlugin, collect_only: bool = False
     if collect_only:
         args.append("--collect-only")
     out = io.StringIO()
-    with contextlib.redirect_stdout(out):
+    with contextlib.redirect_stdout(out), _importable(test_file.parent):
         code = pytest.main(args, plugins=[plugin])
     if plugin.errors or code not in (0, 1, 5):
         raise GraderError(f"the test suite {test_file.name} is broken (pytest exit {code}):\n"

@@ -48,11 +48,14 @@ import torch
 
 from autograder.banned import find_banned
 from autograder.compare import (assert_is_tensor, assert_same_shape, assert_scalar_close, assert_tensor_close,
-                                describe, first_mismatch, fmt_number, fmt_shape)
+                                describe, first_mismatch, fmt_dtype, fmt_number, fmt_tensor)
+from autograder.seeded import SeededInputs
 from autograder.student import StudentError
 from autograder.wire import Code
 
 SEED = 20_240_602
+_INPUTS = SeededInputs(SEED)
+_gen, _randn = _INPUTS.gen, _INPUTS.randn
 
 RTOL, ATOL = 1e-5, 1e-6          # float32 outputs vs the float64 reference (DESIGN §6)
 RTOL64, ATOL64 = 1e-10, 1e-12    # float64 outputs must be float64-accurate
@@ -89,23 +92,6 @@ NUMERICAL_BANNED = {
 # ----------------------------------------------------------------------------- helpers
 
 
-def _gen(offset: int) -> torch.Generator:
-    return torch.Generator().manual_seed(SEED + offset)
-
-
-def _randn(shape, offset, dtype=torch.float32, scale=1.0, shift=0.0) -> torch.Tensor:
-    """Reproducible normal values (drawn in float64, then cast)."""
-    return (torch.randn(shape, generator=_gen(offset), dtype=torch.float64) * scale + shift).to(dtype)
-
-
-def _dt(dtype) -> str:
-    return str(dtype).replace("torch.", "")
-
-
-def _desc(name: str, t: torch.Tensor) -> str:
-    return f"{name} of shape {fmt_shape(t.shape)} ({_dt(t.dtype)})"
-
-
 def _tols(dtype):
     return (RTOL64, ATOL64) if dtype == torch.float64 else (RTOL, ATOL)
 
@@ -127,7 +113,7 @@ def _check_dtype(out, dtype, what, hint=""):
     assert_is_tensor(out, what=what)
     if out.dtype == dtype:
         return
-    msg = f"{what} has dtype {_dt(out.dtype)}, expected {_dt(dtype)} (the dtype of the input)"
+    msg = f"{what} has dtype {fmt_dtype(out.dtype)}, expected {fmt_dtype(dtype)} (the dtype of the input)"
     if out.dtype == torch.bool:
         msg += ": a comparison gives booleans; convert with .to(X.dtype)"
     elif dtype == torch.float64 and out.dtype == torch.float32:
@@ -220,7 +206,7 @@ class TestGrid:
                                     if isinstance(out, torch.Tensor) and tuple(out.shape) == (cols, rows) else None))
             if out.dtype != torch.float32:
                 raise AssertionError(
-                    f"{what} has dtype {_dt(out.dtype)}, expected float32"
+                    f"{what} has dtype {fmt_dtype(out.dtype)}, expected float32"
                     + (": torch.arange of ints gives int64; pass dtype=torch.float32"
                        if not out.dtype.is_floating_point else ": ask for dtype=torch.float32"))
             assert_tensor_close(out, expected, rtol=0, atol=0, what=what, dtype=torch.float32, device=device,
@@ -289,7 +275,7 @@ class TestColumnView:
         """Column j (negative j counts from the end) as a 1-D tensor of X's dtype, on X's device; a
         square X tells a row from a column, single-row and single-column X are edge cases."""
         for X, j in _column_cases():
-            what = f"column_view(X, {j}) for {_desc('X', X)}"
+            what = f"column_view(X, {j}) for {fmt_tensor('X', X)}"
             out = _column_result(student, X, j, what)
             assert_same_shape(out, (X.shape[0],), what=what, hint=_column_hint(out, X, j) or None)
             _check_dtype(out, X.dtype, what)
@@ -302,7 +288,7 @@ class TestColumnView:
         result.add_(100) shows in column j of X and nowhere else (catches clone(), contiguous(),
         torch.tensor/torch.stack copies and list indexing)."""
         for X, j in [(_randn((4, 3), 110), 1), (_randn((3, 3), 111), -1)]:
-            what = f"column_view(X, {j}) for {_desc('X', X)}"
+            what = f"column_view(X, {j}) for {fmt_tensor('X', X)}"
             out = _column_result(student, X, j, what)
             assert_tensor_close(out, X[:, j].double(), rtol=0, atol=0, what=what)
             copy_hint = ("the result is a copy, not a view: return X[:, j] itself (basic indexing gives a view); "
@@ -439,10 +425,10 @@ def _numpy_info(student, out, what):
 
 
 def _check_numpy_values(dtype, values, x, what):
-    if dtype != _dt(x.dtype):
+    if dtype != fmt_dtype(x.dtype):
         hint = (": np.array(x.tolist()) turns float32 values into float64; x.numpy() keeps the dtype"
                 if dtype == "float64" else "")
-        raise AssertionError(f"{what} has dtype {dtype}, expected {_dt(x.dtype)}{hint}")
+        raise AssertionError(f"{what} has dtype {dtype}, expected {fmt_dtype(x.dtype)}{hint}")
     got = torch.tensor(values, dtype=torch.float64)
     expected = x.detach().double()
     assert_same_shape(got, expected, what=what)
@@ -459,7 +445,7 @@ class TestToNumpy:
         cases = [_randn((3, 4), 300), _randn((5,), 301, dtype=torch.float64),
                  torch.tensor([[3, -1, 4], [1, -5, 9]], dtype=torch.int64), _randn((1, 1), 302)]
         for x in cases:
-            what = f"to_numpy(x) for {_desc('x', x)}"
+            what = f"to_numpy(x) for {fmt_tensor('x', x)}"
             out = student.to_numpy(x)
             dtype, values = _numpy_info(student, out, what)
             _check_numpy_values(dtype, values, x, what)
@@ -471,7 +457,7 @@ class TestToNumpy:
         if device != "cpu":
             return  # a GPU tensor's values have to be copied to the host
         for x in [_randn((2, 3), 310), _randn((4,), 311).requires_grad_()]:
-            what = f"to_numpy(x) for {_desc('x', x)}" + (" with requires_grad=True" if x.requires_grad else "")
+            what = f"to_numpy(x) for {fmt_tensor('x', x)}" + (" with requires_grad=True" if x.requires_grad else "")
             hint = ("the array is a copy: x.detach().cpu().numpy() shares x's memory (for a CPU tensor .cpu() "
                     "and .detach() do not copy); .clone(), .copy(), np.array(...) and .tolist() copy")
             _numpy_info(student, student.to_numpy(x), what)  # an ndarray first
@@ -486,7 +472,7 @@ class TestToNumpy:
     def test_tensor_that_requires_grad(self, student, device):
         """x may require grad (a parameter): x.numpy() refuses, x.detach() first."""
         x = _randn((3, 2), 320).requires_grad_()
-        what = f"to_numpy(x) for {_desc('x', x)} with requires_grad=True"
+        what = f"to_numpy(x) for {fmt_tensor('x', x)} with requires_grad=True"
         try:
             out = student.to_numpy(x)
         except StudentError as error:
@@ -518,7 +504,7 @@ def _reference_derivative(activation, X):
 def _activation_values(student, fn, activation, X, device, hint, finite_hint=None):
     reply = student.call(fn, X)
     out = reply.value
-    what = f"{fn}(X) for {_desc('X', X)}"
+    what = f"{fn}(X) for {fmt_tensor('X', X)}"
     expected = _reference_derivative(activation, X)
     assert_same_shape(out, expected, what=what)
     _check_dtype(out, X.dtype, what)
@@ -699,7 +685,7 @@ class TestGradOfMeanSquare:
         for x in cases:
             reply = student.call("grad_of_mean_square", x)
             out = reply.value
-            what = f"grad_of_mean_square(x) for {_desc('x', x)}"
+            what = f"grad_of_mean_square(x) for {fmt_tensor('x', x)}"
             expected = _autograd_grad(_mean_square, x)
             assert_same_shape(out, expected, what=what)
             _check_dtype(out, x.dtype, what)
@@ -806,7 +792,7 @@ class TestNumericalGrad:
                  (F_CUBE, _randn((2, 3), 804, dtype=torch.float64, scale=2.0))]
         for src, x in cases:
             out = _numerical_call(student, src, x).value
-            what = f"numerical_grad(f, x) for f = {src} and {_desc('x', x)}"
+            what = f"numerical_grad(f, x) for f = {src} and {fmt_tensor('x', x)}"
             expected = _autograd_grad(_as_tensor_fn(src), x)
             assert_same_shape(out, expected, what=what)
             _check_dtype(out, x.dtype, what)
@@ -822,7 +808,7 @@ class TestNumericalGrad:
                  (F_CUBE, _randn((2, 3), 811, dtype=torch.float64), 1e-3)]
         for src, x, eps in cases:
             out = _numerical_call(student, src, x, eps=eps).value
-            what = f"numerical_grad(f, x, eps={eps:g}) for f = {src} and {_desc('x', x)}"
+            what = f"numerical_grad(f, x, eps={eps:g}) for f = {src} and {fmt_tensor('x', x)}"
             expected = _central(src, x, eps)
             assert_tensor_close(out, expected, rtol=1e-8, atol=1e-10, what=what, dtype=x.dtype, device=device,
                                 hint=lambda o, src=src, x=x, eps=eps: _numerical_hint(o, src, x, eps))
@@ -835,7 +821,7 @@ class TestNumericalGrad:
                        (F_CUBE, _randn((5,), 821, dtype=torch.float64))]:
             reply = _numerical_call(student, src, x)
             after = reply.args_after[0].value
-            what = f"x after numerical_grad(f, x) for f = {src} and {_desc('x', x)}"
+            what = f"x after numerical_grad(f, x) for f = {src} and {fmt_tensor('x', x)}"
             mismatch = first_mismatch(after, x, rtol=0, atol=1e-12) if after is not None else None
             if mismatch is not None:
                 raise AssertionError(
@@ -849,7 +835,7 @@ class TestNumericalGrad:
         """float32 x gives a float32 result of x's shape (eps = 1e-2; loose tolerance for float32 rounding)."""
         x = _randn((2, 3), 830, scale=0.8)
         out = _numerical_call(student, F_CUBE, x, eps=1e-2).value
-        what = f"numerical_grad(f, x, eps=0.01) for f = {F_CUBE} and {_desc('x', x)}"
+        what = f"numerical_grad(f, x, eps=0.01) for f = {F_CUBE} and {fmt_tensor('x', x)}"
         assert_tensor_close(out, _central(F_CUBE, x, 1e-2), rtol=1e-3, atol=1e-3, what=what, dtype=torch.float32,
                             device=device, hint=lambda o: _numerical_hint(o, F_CUBE, x, 1e-2))
 
@@ -913,7 +899,7 @@ class TestRelError:
         """A Python float (not a 0-d tensor), with the right value."""
         a = _randn((4, 3), 900)
         b = a + _randn((4, 3), 901, scale=1e-3)
-        _check_rel_error(student.rel_error(a, b), a, b, f"rel_error(a, b) for {_desc('a', a)} and b close to a")
+        _check_rel_error(student.rel_error(a, b), a, b, f"rel_error(a, b) for {fmt_tensor('a', a)} and b close to a")
 
     @pytest.mark.points(2)
     def test_values(self, student, device):
@@ -993,7 +979,7 @@ class TestVectorBackward:
         one entry and float64, with x's dtype and device."""
         for x, v in _vector_cases():
             reply = _vector_call(student, x, v)
-            what = f"vector_backward(x, v) for {_desc('x', x)} (a leaf with requires_grad=True)"
+            what = f"vector_backward(x, v) for {fmt_tensor('x', x)} (a leaf with requires_grad=True)"
             rtol, atol = _tols(x.dtype)
             assert_tensor_close(reply.value, 2 * x.double() * v.double(), rtol=rtol, atol=atol, what=what,
                                 dtype=x.dtype, device=device, hint=lambda o, x=x, v=v: _vector_hint(o, x, v))
@@ -1005,7 +991,7 @@ class TestVectorBackward:
         for x, v in _vector_cases()[:2]:
             reply = _vector_call(student, x, v)
             grad = reply.args_after[0].grad
-            what = f"x.grad after vector_backward(x, v) for {_desc('x', x)}"
+            what = f"x.grad after vector_backward(x, v) for {fmt_tensor('x', x)}"
             if grad is None:
                 raise AssertionError(
                     f"{what} is None: compute the gradient with y.backward(v), which stores it in x.grad "
@@ -1065,7 +1051,7 @@ class TestDetachedGrads:
         for x in _detached_cases():
             reply = _detached_call(student, x)
             out = reply.value
-            what = f"detached_grads(x) for {_desc('x', x)}"
+            what = f"detached_grads(x) for {fmt_tensor('x', x)}"
             if not isinstance(out, (tuple, list)) or len(out) != 2:
                 raise AssertionError(f"{what} returned {describe(out)}, expected a tuple (grad_z, grad_y) of two "
                                      "tensors")
@@ -1082,7 +1068,7 @@ class TestDetachedGrads:
         for x in _detached_cases()[:2]:
             reply = _detached_call(student, x)
             grad = reply.args_after[0].grad
-            what = f"x.grad after detached_grads(x) for {_desc('x', x)}"
+            what = f"x.grad after detached_grads(x) for {fmt_tensor('x', x)}"
             if grad is None:
                 raise AssertionError(
                     f"{what} is None: compute both gradients with backward (z.sum().backward(), then "

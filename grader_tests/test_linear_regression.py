@@ -56,14 +56,18 @@ import ast
 import pytest
 import torch
 
-from autograder import sgd_checks
 from autograder.banned import find_banned
-from autograder.compare import (assert_device, assert_dtype, assert_finite, assert_is_tensor,
-                                assert_same_shape, assert_tensor_close, describe, fmt_number,
-                                fmt_shape)
+from autograder.compare import (assert_device, assert_dtype, assert_finite, assert_is_tensor, assert_same_shape,
+                                assert_tensor_close, describe, fail_with_hint, fmt_number, fmt_shape,
+                                fmt_tensor)
+from autograder.seeded import SeededInputs
 from autograder.student import RemoteObject
 
+import shared_sgd_checks as sgd_checks
+
 SEED = 20_240_611
+_INPUTS = SeededInputs(SEED)
+_gen, _randn = _INPUTS.gen, _INPUTS.randn
 
 # float32 outputs vs the float64 reference (DESIGN §6); float64 outputs must be float64-accurate.
 RTOL, ATOL = 1e-5, 1e-6
@@ -99,27 +103,6 @@ TRAIN_BANNED = {
 
 
 # ----------------------------------------------------------------------------- helpers
-
-
-def _gen(offset: int) -> torch.Generator:
-    return torch.Generator().manual_seed(SEED + offset)
-
-
-def _randn(shape, offset, dtype=torch.float32, scale=1.0) -> torch.Tensor:
-    """Reproducible standard-normal values (drawn in float64, then cast)."""
-    return (torch.randn(shape, generator=_gen(offset), dtype=torch.float64) * scale).to(dtype)
-
-
-def _dt(dtype) -> str:
-    return str(dtype).replace("torch.", "")
-
-
-def _desc(name: str, t: torch.Tensor) -> str:
-    return f"{name} of shape {fmt_shape(t.shape)} ({_dt(t.dtype)})"
-
-
-def _fail_with_hint(error: AssertionError, hint: str):
-    raise AssertionError(f"{error} -- {hint}" if hint else str(error)) from None
 
 
 def _fmt_list(values) -> str:
@@ -165,7 +148,7 @@ def _names_used(source: str, function: str):
 
 def _synthetic(student, w, b, n, offset):
     """Call synthetic_data (seeded) and check it returns a pair of tensors; return (X, y, what)."""
-    what = f"synthetic_data(w, b={fmt_number(b)}, num_examples={n}) for {_desc('w', w)}"
+    what = f"synthetic_data(w, b={fmt_number(b)}, num_examples={n}) for {fmt_tensor('w', w)}"
     value = student.call("synthetic_data", w, b, n, seed=SEED + offset).value
     if not isinstance(value, (tuple, list)) or len(value) != 2:
         raise AssertionError(f"{what} returned {describe(value)}, expected the pair (X, y): return X, y")
@@ -300,7 +283,7 @@ def _iter_data(n, d, offset, dtype=torch.float32, label_shape="column"):
 
 def _minibatches(student, batch_size, features, labels, seed=None):
     """Call data_iter and collect the minibatches one epoch yields (at most n + 3 of them)."""
-    what = f"data_iter({batch_size}, features, labels) for {_desc('features', features)}, {_desc('labels', labels)}"
+    what = f"data_iter({batch_size}, features, labels) for {fmt_tensor('features', features)}, {fmt_tensor('labels', labels)}"
     value = student.call("data_iter", batch_size, features, labels, seed=seed).value
     limit = len(features) + 3
     if isinstance(value, RemoteObject):
@@ -499,10 +482,10 @@ def _linreg_call(student, *args, **kwargs):
     except AssertionError as error:
         text = str(error)
         if "must match the size of tensor" in text:
-            _fail_with_hint(error, "X * w multiplies element by element (broadcasting); linreg needs the matrix "
+            fail_with_hint(error, "X * w multiplies element by element (broadcasting); linreg needs the matrix "
                                    "product X @ w (torch.matmul(X, w)) of X (n, d) and w (d, 1)")
         if "cannot be multiplied" in text or "size mismatch" in text or "dimension" in text:
-            _fail_with_hint(error, "the matrix product is X @ w, X of shape (n, d) first and w of shape (d, 1) "
+            fail_with_hint(error, "the matrix product is X @ w, X of shape (n, d) first and w of shape (d, 1) "
                                    "second")
         raise
 
@@ -529,7 +512,7 @@ class TestLinreg:
             X, w, b = _linreg_inputs(shape, 500 + 3 * k)
             out = _linreg_call(student, X, w, b).value
             expected = reference.linreg(X.double(), w.double(), b.double())
-            what = f"linreg(X, w, b) for {_desc('X', X)}{note}, w {fmt_shape(w.shape)}, b {fmt_shape(b.shape)}"
+            what = f"linreg(X, w, b) for {fmt_tensor('X', X)}{note}, w {fmt_shape(w.shape)}, b {fmt_shape(b.shape)}"
             assert_same_shape(out, expected, what=what, hint=_linreg_shape_hint(out, X))
             assert_tensor_close(out, expected, rtol=RTOL, atol=ATOL, what=what, dtype=X.dtype, device=device,
                                 hint=lambda o: _linreg_hint(o, X, w, b))
@@ -542,7 +525,7 @@ class TestLinreg:
             X, w, b = _linreg_inputs(shape, 600 + 3 * k)
             C = _randn((shape[0], 1), 650 + k)
             out = _linreg_call(student, X, w, b).value  # shape first: a wrong shape cannot take the cotangent
-            assert_same_shape(out, (shape[0], 1), what=f"linreg(X, w, b) for {_desc('X', X)}{note}",
+            assert_same_shape(out, (shape[0], 1), what=f"linreg(X, w, b) for {fmt_tensor('X', X)}{note}",
                               hint=_linreg_shape_hint(out, X))
             reply = _linreg_call(student, X.clone().requires_grad_(), w.clone().requires_grad_(),
                                  b.clone().requires_grad_(), cotangent=C)
@@ -557,7 +540,7 @@ class TestLinreg:
                         f"operations on the tensors themselves (no .detach(), .data, .item(), .numpy() or "
                         "torch.tensor(...) of intermediate results)")
                 assert_tensor_close(grad, expected[i], rtol=RTOL, atol=ATOL, dtype=X.dtype, device=device,
-                                    what=f"the gradient of linreg(X, w, b) w.r.t. {name} ({_desc('X', X)}{note}, "
+                                    what=f"the gradient of linreg(X, w, b) w.r.t. {name} ({fmt_tensor('X', X)}{note}, "
                                          "random cotangent)", hint=DETACHED_HINT)
 
     @pytest.mark.points(1)
@@ -567,7 +550,7 @@ class TestLinreg:
         out = _linreg_call(student, X, w, b).value
         expected = reference.linreg(X, w, b)
         assert_tensor_close(out, expected, rtol=RTOL64, atol=ATOL64, dtype=torch.float64, device=device,
-                            what=f"linreg(X, w, b) for {_desc('X', X)}",
+                            what=f"linreg(X, w, b) for {fmt_tensor('X', X)}",
                             hint=lambda o: _linreg_hint(o, X, w, b))
 
 
@@ -625,7 +608,7 @@ class TestSquaredLoss:
             y_hat, y = _loss_inputs(n, y_shape, 800 + 2 * k)
             out = student.squared_loss(y_hat, y)
             expected = reference.squared_loss(y_hat.double(), y.double())
-            what = f"squared_loss(y_hat, y) for {_desc('y_hat', y_hat)} and {_desc('y', y)}"
+            what = f"squared_loss(y_hat, y) for {fmt_tensor('y_hat', y_hat)} and {fmt_tensor('y', y)}"
             assert_same_shape(out, expected, what=what, hint=_loss_shape_hint(out, n))
             assert_tensor_close(out, expected, rtol=RTOL, atol=ATOL, what=what, dtype=y_hat.dtype, device=device,
                                 hint=lambda o: _loss_value_hint(o, y_hat, y))
@@ -638,8 +621,8 @@ class TestSquaredLoss:
             y_hat, y = _loss_inputs(n, y_shape, 900 + 2 * k)
             C = _randn((n, 1), 950 + k)
             out = student.squared_loss(y_hat, y)  # shape first: a wrong shape cannot take the cotangent
-            assert_same_shape(out, (n, 1), what=f"squared_loss(y_hat, y) for {_desc('y_hat', y_hat)} and "
-                                                f"{_desc('y', y)}", hint=_loss_shape_hint(out, n))
+            assert_same_shape(out, (n, 1), what=f"squared_loss(y_hat, y) for {fmt_tensor('y_hat', y_hat)} and "
+                                                f"{fmt_tensor('y', y)}", hint=_loss_shape_hint(out, n))
             reply = student.call("squared_loss", y_hat.clone().requires_grad_(), y, cotangent=C)
             y64 = y_hat.double().requires_grad_()
             (expected,) = torch.autograd.grad(reference.squared_loss(y64, y.double()), y64, C.double())
@@ -649,8 +632,8 @@ class TestSquaredLoss:
                 raise AssertionError("no gradient reached y_hat through squared_loss(y_hat, y): compute the loss "
                                      "with torch operations on y_hat itself")
             assert_tensor_close(grad, expected, rtol=RTOL, atol=ATOL, dtype=y_hat.dtype, device=device,
-                                what=f"the gradient of squared_loss w.r.t. y_hat ({_desc('y_hat', y_hat)}, "
-                                     f"{_desc('y', y)}, random cotangent)", hint=DETACHED_HINT)
+                                what=f"the gradient of squared_loss w.r.t. y_hat ({fmt_tensor('y_hat', y_hat)}, "
+                                     f"{fmt_tensor('y', y)}, random cotangent)", hint=DETACHED_HINT)
 
     @pytest.mark.points(1)
     def test_keeps_float64(self, student, reference, device):
@@ -658,7 +641,7 @@ class TestSquaredLoss:
         y_hat, y = _loss_inputs(6, "vector", 1000, dtype=torch.float64)
         out = student.squared_loss(y_hat, y)
         expected = reference.squared_loss(y_hat, y)
-        what = f"squared_loss(y_hat, y) for {_desc('y_hat', y_hat)} and {_desc('y', y)}"
+        what = f"squared_loss(y_hat, y) for {fmt_tensor('y_hat', y_hat)} and {fmt_tensor('y', y)}"
         assert_same_shape(out, expected, what=what, hint=_loss_shape_hint(out, 6))
         assert_tensor_close(out, expected, rtol=RTOL64, atol=ATOL64, dtype=torch.float64, device=device,
                             what=what, hint=lambda o: _loss_value_hint(o, y_hat, y))
@@ -730,7 +713,7 @@ def _run_training(student, fn, w, b, n, lr, num_epochs, batch_size, offset, hint
         value = student.call(fn, features, labels, lr, num_epochs, batch_size, seed=SEED + offset,
                              timeout=TRAIN_TIMEOUT).value
     except AssertionError as error:
-        _fail_with_hint(error, hint(str(error)) if callable(hint) else hint)
+        fail_with_hint(error, hint(str(error)) if callable(hint) else hint)
     if not isinstance(value, (tuple, list)) or len(value) != 2:
         raise AssertionError(f"{what} returned {describe(value)}, expected the pair (w, b): end with return w, b")
     w_out, b_out = value
@@ -827,12 +810,12 @@ class TestTrain:
         for k, dtype in enumerate((torch.float32, torch.float64)):
             features, labels = _regression_data(OTHER_W, OTHER_B, 100, 1500 + k)
             features, labels = features.to(dtype), labels.to(dtype)
-            what = (f"train(features, labels, lr=0.03, num_epochs=0, batch_size=10) for {_desc('features', features)}")
+            what = (f"train(features, labels, lr=0.03, num_epochs=0, batch_size=10) for {fmt_tensor('features', features)}")
             try:
                 value = student.call("train", features, labels, 0.03, 0, 10, seed=SEED + 1500 + k,
                                      timeout=TRAIN_TIMEOUT).value
             except AssertionError as error:
-                _fail_with_hint(error, _shape_or_own_hint(str(error)))
+                fail_with_hint(error, _shape_or_own_hint(str(error)))
             if not isinstance(value, (tuple, list)) or len(value) != 2:
                 raise AssertionError(f"{what} returned {describe(value)}, expected the pair (w, b)")
             w_out, b_out = value
@@ -971,7 +954,7 @@ class TestBuildConciseModel:
         weight, bias = _layer_params(student, net)
         expected = X.double() @ weight.double().T + bias.double()
         assert_tensor_close(out, expected, rtol=RTOL, atol=ATOL, dtype=torch.float32, device=device,
-                            what=f"net(X) for the model of {what} and {_desc('X', X)}",
+                            what=f"net(X) for the model of {what} and {fmt_tensor('X', X)}",
                             hint=lambda o: ("the model's output must be just the linear layer's, "
                                             "X @ weight.T + bias: no activation or other layer"))
 

@@ -65,13 +65,17 @@ import pytest
 import torch
 
 from autograder.banned import find_banned
-from autograder.compare import (assert_is_tensor, assert_same_shape, assert_tensor_close, describe,
-                                first_mismatch, fmt_number, fmt_shape)
-from autograder.minibatches import judge_minibatches
+from autograder.compare import (assert_is_tensor, assert_same_shape, assert_tensor_close, describe, fail_with_hint,
+                                first_mismatch, fmt_dtype, fmt_number, fmt_shape, fmt_tensor)
+from autograder.seeded import SeededInputs
 from autograder.student import StudentError
 from autograder.wire import origin_device
 
+from shared_minibatches import judge_minibatches
+
 SEED = 20_240_611
+_INPUTS = SeededInputs(SEED)
+_gen, _randn = _INPUTS.gen, _INPUTS.randn
 
 RTOL, ATOL = 1e-5, 1e-6
 RTOL64, ATOL64 = 1e-10, 1e-12
@@ -119,27 +123,6 @@ MIN_ACCURACY = 0.85
 
 
 # ----------------------------------------------------------------------------- helpers
-
-
-def _gen(offset: int) -> torch.Generator:
-    return torch.Generator().manual_seed(SEED + offset)
-
-
-def _randn(shape, offset, dtype=torch.float32, scale=1.0) -> torch.Tensor:
-    """Reproducible standard-normal values (drawn in float64, then cast)."""
-    return (torch.randn(shape, generator=_gen(offset), dtype=torch.float64) * scale).to(dtype)
-
-
-def _dt(dtype) -> str:
-    return str(dtype).replace("torch.", "")
-
-
-def _desc(name: str, t: torch.Tensor) -> str:
-    return f"{name} of shape {fmt_shape(t.shape)} ({_dt(t.dtype)})"
-
-
-def _fail_with_hint(error: AssertionError, hint: str):
-    raise AssertionError(f"{error} -- {hint}" if hint else str(error)) from None
 
 
 def _check_input_unchanged(reply, name, original, fn):
@@ -207,7 +190,7 @@ GRADIENT_STABILITY_HINTS = {
 
 
 def _activation_what(fn, X, extra=""):
-    return f"{fn}(X) for {_desc('X', X)}{extra}"
+    return f"{fn}(X) for {fmt_tensor('X', X)}{extra}"
 
 
 def _relu_hint(out, X) -> str:
@@ -313,7 +296,7 @@ def _check_large_gradient(student, reference, device, fn, offset):
     X = torch.tensor(LARGE_GRAD_VALUES, dtype=torch.float32)
     C = _randn(X.shape, offset)
     _check_activation_gradient(student, reference, device, fn, X, C,
-                               what=f"the gradient of {fn} w.r.t. X for {_desc('X', X)} with entries from -1e4 "
+                               what=f"the gradient of {fn} w.r.t. X for {fmt_tensor('X', X)} with entries from -1e4 "
                                     "to 1e4 (random cotangent)",
                                finite_hint=GRADIENT_STABILITY_HINTS[fn])
 
@@ -351,7 +334,7 @@ class TestRelu:
             X = _randn(shape, 160 + k, scale=3.0)
             C = _randn(shape, 170 + k)
             _check_activation_gradient(student, reference, device, "relu", X, C,
-                                       what=f"the gradient of relu w.r.t. X ({_desc('X', X)}, random cotangent)")
+                                       what=f"the gradient of relu w.r.t. X ({fmt_tensor('X', X)}, random cotangent)")
 
     @pytest.mark.points(1)
     def test_no_builtin_relu(self, student, reference):
@@ -386,7 +369,7 @@ class TestSigmoid:
             X = _randn(shape, 260 + k, scale=3.0)
             C = _randn(shape, 270 + k)
             _check_activation_gradient(student, reference, device, "sigmoid", X, C,
-                                       what=f"the gradient of sigmoid w.r.t. X ({_desc('X', X)}, random cotangent)")
+                                       what=f"the gradient of sigmoid w.r.t. X ({fmt_tensor('X', X)}, random cotangent)")
 
     @pytest.mark.points(1)
     def test_gradient_large_inputs(self, student, reference, device):
@@ -428,7 +411,7 @@ class TestTanh:
             X = _randn(shape, 360 + k, scale=2.0)
             C = _randn(shape, 370 + k)
             _check_activation_gradient(student, reference, device, "tanh", X, C,
-                                       what=f"the gradient of tanh w.r.t. X ({_desc('X', X)}, random cotangent)")
+                                       what=f"the gradient of tanh w.r.t. X ({fmt_tensor('X', X)}, random cotangent)")
 
     @pytest.mark.points(1)
     def test_gradient_large_inputs(self, student, reference, device):
@@ -471,7 +454,7 @@ def _forward_inputs(k, shape, h, q, offset, dtype=torch.float32):
 
 def _forward_what(label, X, params):
     W1, b1, W2, b2 = params
-    return (f"mlp_forward(X, params) for X of shape {fmt_shape(X.shape)} ({label}, {_dt(X.dtype)}), "
+    return (f"mlp_forward(X, params) for X of shape {fmt_shape(X.shape)} ({label}, {fmt_dtype(X.dtype)}), "
             f"W1 {fmt_shape(W1.shape)}, b1 {fmt_shape(b1.shape)}, W2 {fmt_shape(W2.shape)}, "
             f"b2 {fmt_shape(b2.shape)}")
 
@@ -551,7 +534,7 @@ def _forward_failure(error, student, reference, extra_hint=""):
     hints = [extra_hint] if extra_hint else []
     if _relu_broken(student, reference):
         hints.append(RELU_BROKEN_HINT)
-    _fail_with_hint(error, "; ".join(hints))
+    fail_with_hint(error, "; ".join(hints))
 
 
 class TestMlpForward:

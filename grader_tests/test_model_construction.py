@@ -45,11 +45,14 @@ import torch
 from torch import nn
 
 from autograder.banned import find_banned
-from autograder.compare import assert_tensor_close, describe, fmt_number
+from autograder.compare import (assert_tensor_close, describe, fmt_number)
+from autograder.seeded import SeededInputs
 from autograder.student import RemoteObject
 from autograder.wire import Code, origin_device
 
 SEED = 20_250_301
+_INPUTS = SeededInputs(SEED)
+_gen, _randn = _INPUTS.gen, _INPUTS.randn
 RTOL, ATOL = 1e-5, 1e-5
 RTOL64, ATOL64 = 1e-10, 1e-12
 
@@ -62,14 +65,6 @@ DETACHED = ("a parameter without a gradient is cut out of the autograd graph: us
 
 
 # ----------------------------------------------------------------------------- helpers
-
-
-def _gen(offset: int) -> torch.Generator:
-    return torch.Generator().manual_seed(SEED + offset)
-
-
-def _randn(shape, offset, dtype=torch.float32, scale=1.0) -> torch.Tensor:
-    return (torch.randn(shape, generator=_gen(offset), dtype=torch.float64) * scale).to(dtype)
 
 
 def _shape(t) -> tuple:

@@ -55,11 +55,13 @@ import torch
 import torch.nn.functional as F
 
 from autograder.banned import find_banned
-from autograder.compare import (assert_dtype, assert_device, assert_is_tensor, assert_same_shape,
-                                assert_scalar_close, assert_tensor_close, describe, first_mismatch,
-                                fmt_number, fmt_shape)
+from autograder.compare import (assert_device, assert_dtype, assert_is_tensor, assert_same_shape, assert_scalar_close,
+                                assert_tensor_close, describe, fail_with_hint, first_mismatch, fmt_number, fmt_shape)
+from autograder.seeded import SeededInputs
 
 SEED = 20_240_611
+_INPUTS = SeededInputs(SEED)
+_gen = _INPUTS.gen
 
 RTOL, ATOL = 1e-5, 1e-6
 STEP_ATOL = 1e-5          # one RNN step: a few float32 matmuls of length <= 8, then tanh
@@ -84,17 +86,9 @@ DETACHED_HINT = ("if the values pass their own test, a wrong or missing gradient
 # ----------------------------------------------------------------------------- helpers
 
 
-def _gen(offset: int) -> torch.Generator:
-    return torch.Generator().manual_seed(SEED + offset)
-
-
 def _randn(shape, gen, scale=1.0) -> torch.Tensor:
     """float32 values drawn in float64 (reproducible)."""
     return (torch.randn(shape, generator=gen, dtype=torch.float64) * scale).to(torch.float32)
-
-
-def _fail_with_hint(error: AssertionError, hint: str):
-    raise AssertionError(f"{error} -- {hint}" if hint else str(error)) from None
 
 
 def _close(a, b, rtol=1e-4, atol=1e-5) -> bool:
@@ -175,7 +169,7 @@ def _call(student, fn, *args, hint="", **kwargs):
         if "cannot be multiplied" in text or "must match the size" in text or "size mismatch" in text:
             extra = extra or ("a shape error in a matrix product: rows are examples, so the products are "
                               "X_t @ W_xh, H @ W_hh and H @ W_hq (never W_hh @ H)")
-        _fail_with_hint(error, extra)
+        fail_with_hint(error, extra)
 
 
 def _check_grads(reply, expected: dict, names, *, atol, device, fn):
@@ -222,7 +216,7 @@ def _ngram_items(student, tokens, n):
         if "unhashable" in str(error):
             hint = ("lists cannot be dictionary keys: make each n-gram a tuple, tuple(tokens[i:i + n]) "
                     "(slicing a list of tokens gives a list)")
-        _fail_with_hint(error, hint)
+        fail_with_hint(error, hint)
     if hasattr(value, "handle"):  # a dict with tuple keys stays in the sandbox
         items = student.eval("[(k, v) for k, v in r.items()] if isinstance(r, dict) else None",
                              label=f"reading the items of the result of {what}", r=value)
@@ -684,7 +678,7 @@ class TestPerplexity:
                     hint = "that is 2 ** mean_loss: the cross-entropy is in nats (natural log), so use exp"
                 elif isinstance(out, float) and loss and abs(out - math.exp(-loss)) < 1e-9:
                     hint = "that is exp(-mean_loss): perplexity is exp(+mean_loss), at least 1"
-                _fail_with_hint(error, hint)
+                fail_with_hint(error, hint)
         loss = torch.tensor(1.3, requires_grad=True)
         out = student.call("perplexity", loss).value
         assert_scalar_close(out, math.exp(float(loss.detach())), rtol=1e-6, atol=0, kind=float,

@@ -42,15 +42,19 @@ import re
 import pytest
 import torch
 
-from autograder import sgd_checks
 from autograder.banned import find_banned
 from autograder.compare import (assert_finite, assert_is_tensor, assert_same_shape, assert_scalar_close,
-                                assert_tensor_close, describe, first_mismatch, fmt_number,
-                                fmt_shape)
-from autograder.minibatches import judge_minibatches
+                                assert_tensor_close, describe, fail_with_hint, first_mismatch, fmt_number,
+                                fmt_shape, fmt_tensor)
+from autograder.seeded import SeededInputs
 from autograder.student import RemoteObject
 
+from shared_minibatches import judge_minibatches
+import shared_sgd_checks as sgd_checks
+
 SEED = 20_240_517
+_INPUTS = SeededInputs(SEED)
+_gen, _randn = _INPUTS.gen, _INPUTS.randn
 
 # float32 outputs vs the float64 reference (DESIGN §6); float64 outputs must be float64-accurate.
 RTOL, ATOL = 1e-5, 1e-6
@@ -99,31 +103,10 @@ BROADCAST_HINT = ("a sum over dim=1 without keepdim=True has shape (n,), which d
 # ----------------------------------------------------------------------------- helpers
 
 
-def _gen(offset: int) -> torch.Generator:
-    return torch.Generator().manual_seed(SEED + offset)
-
-
-def _randn(shape, offset, dtype=torch.float32, scale=1.0) -> torch.Tensor:
-    """Reproducible standard-normal values (drawn in float64, then cast)."""
-    return (torch.randn(shape, generator=_gen(offset), dtype=torch.float64) * scale).to(dtype)
-
-
-def _dt(dtype) -> str:
-    return str(dtype).replace("torch.", "")
-
-
-def _desc(name: str, t: torch.Tensor) -> str:
-    return f"{name} of shape {fmt_shape(t.shape)} ({_dt(t.dtype)})"
-
-
 def _probs(logits64: torch.Tensor, dtype) -> torch.Tensor:
     """Row-stochastic probabilities from logits, computed in float64 then cast."""
     e = torch.exp(logits64 - logits64.max(dim=1, keepdim=True).values)
     return (e / e.sum(dim=1, keepdim=True)).to(dtype)
-
-
-def _fail_with_hint(error: AssertionError, hint: str):
-    raise AssertionError(f"{error} -- {hint}" if hint else str(error)) from None
 
 
 def _check_input_unchanged(reply, inputs, fn):
@@ -194,11 +177,11 @@ def _call(student, fn, *args, **kwargs):
         return student.call(fn, *args, **kwargs)
     except AssertionError as error:
         if "must match the size of tensor" in str(error) and fn == "softmax":
-            _fail_with_hint(error, BROADCAST_HINT)
+            fail_with_hint(error, BROADCAST_HINT)
         if "must match the size of tensor" in str(error) and fn == "softmax_ce_grad":
-            _fail_with_hint(error, _ce_grad_broadcast_hint(str(error), *args))
+            fail_with_hint(error, _ce_grad_broadcast_hint(str(error), *args))
         if "leaf Variable that requires grad is being used in an in-place operation" in str(error):
-            _fail_with_hint(error, "do not modify the input in place (X -= m); compute X - m into a new tensor")
+            fail_with_hint(error, "do not modify the input in place (X -= m); compute X - m into a new tensor")
         raise
 
 
@@ -239,7 +222,7 @@ class TestSoftmax:
             reply = _call(student, "softmax", X)
             out = reply.value
             expected = reference.softmax(X.double())
-            what = f"softmax(X) for {_desc('X', X)}"
+            what = f"softmax(X) for {fmt_tensor('X', X)}"
             assert_tensor_close(out, expected, rtol=RTOL, atol=ATOL, what=what, dtype=X.dtype,
                                 device=device, hint=_rows_sum_hint)
             _check_input_unchanged(reply, [("X", X)], "softmax")
@@ -251,7 +234,7 @@ class TestSoftmax:
             X = _randn(shape, 200 + k, dtype=torch.float64, scale=3.0)
             out = _call(student, "softmax", X).value
             expected = reference.softmax(X)
-            what = f"softmax(X) for {_desc('X', X)}"
+            what = f"softmax(X) for {fmt_tensor('X', X)}"
             assert_tensor_close(out, expected, rtol=RTOL64, atol=ATOL64, what=what, dtype=torch.float64,
                                 device=device, hint=lambda o: _float64_hint(o, expected) or _rows_sum_hint(o))
 
@@ -276,7 +259,7 @@ class TestSoftmax:
         for label, X in cases:
             out = _call(student, "softmax", X).value
             expected = reference.softmax(X.double())
-            what = f"softmax(X) for {_desc('X', X)} with {label}"
+            what = f"softmax(X) for {fmt_tensor('X', X)} with {label}"
             assert_is_tensor(out, what=what)
             assert_same_shape(out, expected, what=what)
             assert_finite(out, what=what, hint=hint)
@@ -297,12 +280,12 @@ class TestSoftmax:
             X = _randn(shape, 400 + k, scale=2.0)
             C = _randn(shape, 450 + k)
             out = _call(student, "softmax", X).value  # shape first: a wrong shape cannot take the cotangent
-            assert_same_shape(out, shape, what=f"softmax(X) for {_desc('X', X)}")
+            assert_same_shape(out, shape, what=f"softmax(X) for {fmt_tensor('X', X)}")
             reply = _call(student, "softmax", X.clone().requires_grad_(), cotangent=C)
             X64 = X.double().requires_grad_()
             (expected,) = torch.autograd.grad(reference.softmax(X64), X64, C.double())
             _check_gradient(reply, expected, device=device, dtype=X.dtype, fn="softmax", input_name="X",
-                            what=f"the gradient of softmax w.r.t. X ({_desc('X', X)}, random cotangent)")
+                            what=f"the gradient of softmax w.r.t. X ({fmt_tensor('X', X)}, random cotangent)")
 
     @pytest.mark.points(1)
     def test_no_builtin_softmax(self, student, reference):
@@ -348,7 +331,7 @@ class TestCrossEntropy:
             y = torch.tensor(labels, dtype=torch.int64)
             out = student.cross_entropy(y_hat, y)
             expected = reference.cross_entropy(y_hat.double(), y)
-            what = f"cross_entropy(y_hat, y) for {_desc('y_hat', y_hat)} and labels y = {labels}"
+            what = f"cross_entropy(y_hat, y) for {fmt_tensor('y_hat', y_hat)} and labels y = {labels}"
             assert_same_shape(out, expected, what=what, hint=_ce_shape_hint(out, shape[0]))
             rtol, atol = (RTOL64, ATOL64) if dtype == torch.float64 else (RTOL, ATOL)
             assert_tensor_close(out, expected, rtol=rtol, atol=atol, what=what, dtype=dtype, device=device,
@@ -367,7 +350,7 @@ class TestCrossEntropy:
         ])
         labels = [1, 2, 2, 0, 0]
         y = torch.tensor(labels, dtype=torch.int64)
-        what = f"cross_entropy(y_hat, y) for {_desc('y_hat', y_hat)} with exact zeros off the labels, y = {labels}"
+        what = f"cross_entropy(y_hat, y) for {fmt_tensor('y_hat', y_hat)} with exact zeros off the labels, y = {labels}"
         hint = ("log(0) is -inf and 0 * log(0) is NaN: take each row's target probability first "
                 "(y_hat[range(len(y_hat)), y]) and only then the log, instead of multiplying log(y_hat) "
                 "by a one-hot matrix or masking it afterwards")
@@ -386,7 +369,7 @@ class TestCrossEntropy:
             raise AssertionError("no gradient reached y_hat: the losses returned by cross_entropy are not "
                                  "connected to y_hat in the autograd graph")
         assert_tensor_close(grad, expected_grad, rtol=RTOL, atol=ATOL, dtype=y_hat.dtype, device=device,
-                            what=f"the gradient of cross_entropy w.r.t. y_hat ({_desc('y_hat', y_hat)} with "
+                            what=f"the gradient of cross_entropy w.r.t. y_hat ({fmt_tensor('y_hat', y_hat)} with "
                                  "exact zeros off the labels)",
                             finite_hint="the masked-out entries still go through log(0) in the backward pass "
                                         "(0 * inf = NaN): select the target probabilities before taking the log")
@@ -401,12 +384,12 @@ class TestCrossEntropy:
             C = _randn((shape[0],), 850 + k)
             out = student.cross_entropy(y_hat, y)  # shape first: a wrong shape cannot take the cotangent
             assert_same_shape(out, (shape[0],), hint=_ce_shape_hint(out, shape[0]),
-                              what=f"cross_entropy(y_hat, y) for {_desc('y_hat', y_hat)} and labels y = {labels}")
+                              what=f"cross_entropy(y_hat, y) for {fmt_tensor('y_hat', y_hat)} and labels y = {labels}")
             reply = student.call("cross_entropy", y_hat.clone().requires_grad_(), y, cotangent=C)
             y64 = y_hat.double().requires_grad_()
             (expected,) = torch.autograd.grad(reference.cross_entropy(y64, y), y64, C.double())
             _check_gradient(reply, expected, device=device, dtype=dtype, fn="cross_entropy", input_name="y_hat",
-                            what=f"the gradient of cross_entropy w.r.t. y_hat ({_desc('y_hat', y_hat)}, "
+                            what=f"the gradient of cross_entropy w.r.t. y_hat ({fmt_tensor('y_hat', y_hat)}, "
                                  f"y = {labels}, random cotangent)")
 
     @pytest.mark.points(1)
@@ -506,7 +489,7 @@ class TestAccuracy:
             try:
                 assert_scalar_close(out, expected, what=what, rtol=1e-6, atol=1e-9, kind=float)
             except AssertionError as error:
-                _fail_with_hint(error, _accuracy_hint(out, expected, len(y)))
+                fail_with_hint(error, _accuracy_hint(out, expected, len(y)))
 
     @pytest.mark.points(1)
     def test_predictions_are_per_row(self, student, reference, device):
@@ -514,7 +497,7 @@ class TestAccuracy:
         y_hat, y = _square_case()
         out = student.accuracy(y_hat, y)
         expected = reference.accuracy(y_hat.double(), y)
-        what = f"accuracy(y_hat, y) for {_desc('y_hat', y_hat)} (square), y = {y.tolist()}"
+        what = f"accuracy(y_hat, y) for {fmt_tensor('y_hat', y_hat)} (square), y = {y.tolist()}"
         try:
             assert_scalar_close(out, expected, what=what, rtol=1e-6, atol=1e-9, kind=float)
         except AssertionError as error:
@@ -523,7 +506,7 @@ class TestAccuracy:
             if isinstance(out, float) and abs(out - by_columns) < 1e-6:
                 hint = ("that is what argmax over dim=0 (down the columns) gives: each row is one example, "
                         "so predict with y_hat.argmax(dim=1)")
-            _fail_with_hint(error, hint or _accuracy_hint(out, expected, len(y)))
+            fail_with_hint(error, hint or _accuracy_hint(out, expected, len(y)))
 
 
 # ============================================================================ sgd
@@ -615,7 +598,7 @@ class TestSoftmaxCeGrad:
             y = torch.tensor(labels, dtype=torch.int64)
             out = _call(student, "softmax_ce_grad", logits, y).value
             expected = _reference_ce_grad(reference, logits, y)
-            what = f"softmax_ce_grad(logits, y) for {_desc('logits', logits)}, y = {labels}"
+            what = f"softmax_ce_grad(logits, y) for {fmt_tensor('logits', logits)}, y = {labels}"
             assert_tensor_close(out, expected, rtol=RTOL, atol=ATOL, what=what, dtype=logits.dtype,
                                 device=device, hint=lambda o: _ce_grad_hint(o, logits, y, expected))
 
@@ -628,7 +611,7 @@ class TestSoftmaxCeGrad:
         out = _call(student, "softmax_ce_grad", logits, y).value
         expected = _reference_ce_grad(reference, logits, y)
         assert_tensor_close(out, expected, rtol=RTOL64, atol=ATOL64, dtype=torch.float64, device=device,
-                            what=f"softmax_ce_grad(logits, y) for {_desc('logits', logits)}, y = {labels}",
+                            what=f"softmax_ce_grad(logits, y) for {fmt_tensor('logits', logits)}, y = {labels}",
                             hint=lambda o: _float64_hint(o, expected) or _ce_grad_hint(o, logits, y, expected))
 
     @pytest.mark.points(2)
@@ -653,7 +636,7 @@ class TestSoftmaxCeGrad:
                 "logits underflows to 0 / 0): compute the softmax inside softmax_ce_grad stably, subtracting "
                 "each row's max first, logits - logits.max(dim=1, keepdim=True).values")
         assert_tensor_close(out, expected, rtol=1e-3, atol=1e-6, dtype=logits.dtype, device=device,
-                            what=f"softmax_ce_grad(logits, y) for {_desc('logits', logits)} with logits up to "
+                            what=f"softmax_ce_grad(logits, y) for {fmt_tensor('logits', logits)} with logits up to "
                                  f"1e4 in magnitude, y = {labels}",
                             finite_hint=hint, hint=lambda o: _ce_grad_hint(o, logits, y, expected))
 
@@ -787,7 +770,7 @@ class TestBuildConciseModel:
                 reply = net.call("__call__", X.clone().requires_grad_(), cotangent=C)
             except AssertionError as error:
                 if "cannot be multiplied" in str(error):
-                    _fail_with_hint(error, "nn.Linear(48, 5) needs rows of 48 features: put nn.Flatten() before "
+                    fail_with_hint(error, "nn.Linear(48, 5) needs rows of 48 features: put nn.Flatten() before "
                                            "it, so that images of shape (n, 1, 6, 8) become (n, 48)")
                 raise
             expected = X.double().reshape(X.shape[0], -1) @ W.double().T + b.double()
@@ -996,7 +979,7 @@ def _check_losses(losses, expected, call, n, minibatches, fallback_hint=""):
                 else:
                     hint = fallback_hint or ("each epoch's value is the mean, over the epoch's examples, of "
                                              f"nn.CrossEntropyLoss on the logits net(X_batch): {weigh}")
-            _fail_with_hint(error, hint)
+            fail_with_hint(error, hint)
 
 
 class TestTrainConcise:

@@ -300,3 +300,23 @@ def test_scalar_value_mismatch_and_pass():
 def test_scalar_nan():
     msg = message(assert_scalar_close, float("nan"), 0.5, what="perplexity(l)")
     assert "is nan, expected the finite value 0.5" in msg
+
+
+def test_input_names_and_hints():
+    from autograder.compare import fail_with_hint, fmt_tensor
+    assert fmt_tensor("X", torch.zeros(4, 3, dtype=torch.float64)) == "X of shape (4, 3) (float64)"
+    with pytest.raises(AssertionError, match=r"^wrong -- use keepdim=True$"):
+        fail_with_hint(AssertionError("wrong"), "use keepdim=True")
+    with pytest.raises(AssertionError, match=r"^wrong$"):
+        fail_with_hint(AssertionError("wrong"), "")
+
+
+def test_seeded_inputs_are_reproducible_and_cast_from_float64():
+    from autograder.seeded import SeededInputs
+    a, b = SeededInputs(7), SeededInputs(7)
+    assert torch.equal(a.randn((3, 2), 10), b.randn((3, 2), 10))
+    assert not torch.equal(a.randn((3, 2), 10), a.randn((3, 2), 11))
+    x64 = a.randn((5,), 3, dtype=torch.float64, scale=2.0, shift=1.0)
+    expected = torch.randn((5,), generator=torch.Generator().manual_seed(10), dtype=torch.float64) * 2.0 + 1.0
+    assert torch.equal(x64, expected)
+    assert torch.equal(a.randn((5,), 3, scale=2.0, shift=1.0), expected.float())

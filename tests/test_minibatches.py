@@ -1,8 +1,15 @@
-"""autograder.minibatches: which recorded minibatch sizes pass, and what the message says otherwise."""
+"""grader_tests/shared_minibatches.py: which recorded minibatch sizes pass, and what the message says otherwise."""
+
+import importlib.util
+from pathlib import Path
 
 import pytest
 
-from autograder.minibatches import expected_batches, judge_minibatches
+_PATH = Path(__file__).resolve().parent.parent / "grader_tests" / "shared_minibatches.py"
+_spec = importlib.util.spec_from_file_location("shared_minibatches", _PATH)
+_module = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(_module)
+expected_batches, judge_minibatches = _module.expected_batches, _module.judge_minibatches
 
 
 def judge(sizes, n=50, batch_size=16, num_epochs=2):

@@ -1,7 +1,9 @@
 """Judging the minibatches a student's training loop back-propagated, with messages that name the mistake.
 
-The hidden suites record, in the sandbox, the number of examples of every output that reached
-``backward`` (a hook on a model the grader built, or a wrapper around the student's forward
+Shared by the hidden suites (softmax_regression, mlp); like them it lives in ``grader_tests/`` and
+never ships in the package (``autograder.grading.run_suite`` makes this folder importable while a
+suite runs).  The suites record, in the sandbox, the number of examples of every output that
+reached ``backward`` (a hook on a model the grader built, or a wrapper around the student's forward
 function) and read the list back as plain data; this module decides whether those sizes are one
 pass over the data per epoch in minibatches of ``batch_size`` (the last one smaller, any order).
 """

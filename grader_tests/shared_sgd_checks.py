@@ -3,8 +3,9 @@
 The contract (DESIGN.md §5): for every parameter ``p`` with a gradient, ``p -= lr * p.grad / batch_size``
 in place under ``torch.no_grad()``, then ``p.grad.zero_()``; parameters whose ``.grad`` is ``None``
 are skipped; returns ``None``.  Each suite keeps its own fixtures (shapes that fit its chapter), its
-test names and points, and calls these functions; the student's function runs in the sandbox through
-the ``student`` proxy.
+tests and points, and calls these functions; the student's function runs in the sandbox through the
+``student`` proxy.  Like the suites, this module lives in ``grader_tests/`` and never ships in the
+package (``autograder.grading.run_suite`` makes this folder importable while a suite runs).
 """
 
 from __future__ import annotations
