@@ -8,9 +8,10 @@ import sys
 
 
 def _cmd_check(args) -> int:
-    from autograder.selfcheck import check_notebook
+    from autograder.selfcheck import CHECK_NOTE, check_notebook
     status, lines = check_notebook(args.notebook, verbose=args.verbose)
     print("\n".join(lines))
+    print(CHECK_NOTE, file=sys.stderr)
     return status
 
 

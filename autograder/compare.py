@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 import torch
 
-from autograder.wire import origin_device
+from autograder.sandbox.wire import origin_device
 
 __all__ = [
     "describe",
@@ -240,7 +240,7 @@ def _device_matches(got: str, expected: str) -> bool:
 def assert_device(actual, device, *, what: str = "the result") -> None:
     """Fail unless tensor ``actual`` came from ``device`` in the sandbox.
 
-    The device is read with :func:`autograder.wire.origin_device` (tensors returned by the child are
+    The device is read with :func:`autograder.sandbox.wire.origin_device` (tensors returned by the child are
     moved to the CPU but remember where they lived). ``"cuda"`` matches ``"cuda:0"``."""
     assert_is_tensor(actual, what=what)
     got = origin_device(actual)

@@ -14,7 +14,7 @@ import torch
 
 from autograder.notebook import AssignmentSpec, Submission
 from autograder.plugin import GradingPlugin
-from autograder.sandbox import Sandbox
+from autograder.sandbox import Sandbox, SandboxUnavailable
 from autograder.student import SandboxSession, Student
 
 
@@ -55,6 +55,8 @@ def run_suite(test_file: Path, plugin: GradingPlugin, collect_only: bool = False
     out = io.StringIO()
     with contextlib.redirect_stdout(out), _importable(test_file.parent):
         code = pytest.main(args, plugins=[plugin])
+    if plugin.fatal:
+        raise SandboxUnavailable(plugin.fatal)
     if plugin.errors or code not in (0, 1, 5):
         raise GraderError(f"the test suite {test_file.name} is broken (pytest exit {code}):\n"
                           + "\n".join(plugin.errors) + out.getvalue()[-3000:])
@@ -72,18 +74,19 @@ def exercise_points(spec: AssignmentSpec, kit) -> dict[str, float]:
 
 
 def grade_submissions(spec: AssignmentSpec, submissions: dict[str, Submission], kit, *,
-                      hide: list = (), call_timeout: float = 5.0, budget: float = 120.0,
+                      must_not_see: list = (), call_timeout: float | None = None, budget: float | None = None,
                       sandbox: Sandbox | None = None, devices: list[str] | None = None,
                       focus: dict[str, list[str]] | None = None) -> dict:
     """Grade every submission with the hidden suite; ``{key: {exercise: {...}}}``.
 
-    Each submission's code runs in its own sandboxed child; ``hide`` adds directories (the
-    course) to the kit's own secrets that children must not see.  ``devices`` restricts the
+    Each submission's code runs in its own sandboxed child; ``must_not_see`` adds directories (the
+    course) to the kit's own that the sandbox's probe checks children cannot see.  Raises
+    :class:`~autograder.sandbox.SandboxUnavailable` (nothing graded) when the sandbox does not hold.  ``devices`` restricts the
     devices tried (default: the CPU, and CUDA when available).  ``focus`` maps a key to the only
     exercises checked for it (the others report "this check did not run"); for corpora and mutants.
     """
     own = sandbox is None
-    sandbox = sandbox or Sandbox(hide=[*kit.secret_dirs(), *hide])
+    sandbox = sandbox or Sandbox(must_not_see=[*kit.secret_dirs(), *must_not_see])
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # tiny reference computations; more threads only fight the children
     try:

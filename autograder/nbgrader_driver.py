@@ -337,7 +337,7 @@ def grade_and_record(course: CoursePaths, assignment: str, students=None, *,
                      kit: KitPaths | None = None, grade=None) -> tuple[dict, dict]:
     """Grade every submission in one sandboxed batch, then record them with nbgrader.
 
-    ``grade(spec, {student: Submission}, kit, hide=[...])`` defaults to
+    ``grade(spec, {student: Submission}, kit, must_not_see=[...])`` defaults to
     :func:`autograder.grading.grade_submissions`.  Returns ``(results, recorded)``:
     ``{student: {exercise: {...}}}`` and :func:`autograde`'s ``{student: (success, error)}``.
     """
@@ -348,7 +348,7 @@ def grade_and_record(course: CoursePaths, assignment: str, students=None, *,
         students = list(list_submissions(course, assignment))
     spec = load_assignment(kit, assignment)
     subs = {s: scorer.load_submission(course, spec, s) for s in students if _valid_student_id(s)}
-    results = grade(spec, subs, kit, hide=[course.root]) if subs else {}
+    results = grade(spec, subs, kit, must_not_see=[course.root]) if subs else {}
     for student, sub in subs.items():
         scorer.remember(assignment, student, sub.fingerprint, results[student])
     return results, autograde(course, assignment, students, kit=kit)

@@ -36,8 +36,9 @@ class KitPaths:
         return sorted(p.stem for p in self.assignments.glob("*.ipynb"))
 
     def secret_dirs(self) -> list[Path]:
-        """Directories a sandboxed child must never see."""
-        return [self.grader_tests, self.solutions]
+        """What a sandboxed child must never see: the whole repository (``.git`` holds every
+        answer too) except the ``autograder`` package, and the hidden suites and solutions."""
+        return [self.root, self.grader_tests, self.solutions]
 
 
 class CoursePaths:

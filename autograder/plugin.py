@@ -9,11 +9,14 @@ instance of it that ran passed.
 
 from __future__ import annotations
 
-import os
 import re
 from dataclasses import dataclass
 
 import pytest
+
+from autograder.sandbox import SandboxUnavailable, cuda_available
+from autograder.sandbox.host import cap_text
+from autograder.sandbox.limits import DEFAULT_LIMITS
 
 SUBMISSION_PARAM = "_d2l_submission"
 
@@ -31,13 +34,6 @@ class Outcome:
     message: str
 
 
-def cuda_available() -> bool:
-    """Whether CUDA can be used, without creating a CUDA context in this process."""
-    os.environ.setdefault("PYTORCH_NVML_BASED_CUDA_CHECK", "1")
-    import torch
-    return torch.cuda.is_available()
-
-
 def _safe_id(key: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", key)[:60] or "_"
 
@@ -45,10 +41,11 @@ def _safe_id(key: str) -> str:
 def failure_message(excinfo) -> str:
     """What the student sees for a failed test: the assertion's own message, never source code."""
     exc = excinfo.value
+    limit = DEFAULT_LIMITS.max_text_chars
     if isinstance(exc, AssertionError):
         text = str(exc).strip()
-        return text or "a check failed"
-    return f"the check could not be completed: {type(exc).__name__}: {str(exc)[:300]}"
+        return cap_text(text, 2 * limit) if text else "a check failed"
+    return f"the check could not be completed: {cap_text(type(exc).__name__, 100)}: {cap_text(exc, 300)}"
 
 
 class GradingPlugin:
@@ -68,6 +65,7 @@ class GradingPlugin:
         self.outcomes: list[Outcome] = []
         self.collected: list[tuple[str, str, float]] = []  # (exercise, name, points), unique
         self.errors: list[str] = []
+        self.fatal: str | None = None  # the sandbox stopped holding: nothing may be graded
         self._cuda = None
 
     # --- collection ---------------------------------------------------------------------------
@@ -165,6 +163,10 @@ class GradingPlugin:
             key = params.get(SUBMISSION_PARAM)
             if key is None:
                 return
+            if call.excinfo is not None and isinstance(call.excinfo.value, SandboxUnavailable):
+                self.fatal = str(call.excinfo.value)
+                item.session.shouldstop = self.fatal
+                return
             exercise, points = self._labels(item)
             message = ""
             if report.failed and call.excinfo is not None:
@@ -178,8 +180,10 @@ class GradingPlugin:
         for o in self.outcomes:
             by_test.setdefault((o.key, o.exercise, o.name), []).append(o)
         out: dict = {}
+        budget = DEFAULT_LIMITS.max_student_text
         for key in self.students:
             exercises: dict = {}
+            shown = 0
             for exercise, name, points in self.collected:
                 entry = exercises.setdefault(exercise, {"score": 0.0, "max_score": 0.0, "tests": []})
                 entry["max_score"] += points
@@ -192,6 +196,9 @@ class GradingPlugin:
                     message = (f"[on {first.device}] " if first.device not in (None, "cpu") else "") + first.message
                 elif not runs:
                     message = "this check did not run"
+                if shown + len(message) > budget:
+                    message = "(message left out: this submission's messages reached their size limit)"
+                shown += len(message)
                 entry["tests"].append({"name": name, "passed": passed, "points": points if passed else 0.0,
                                        "max_points": points, "message": message})
                 if passed:

@@ -237,7 +237,7 @@ class SandboxScorer(NbGraderPreprocessor):
 
     def _grade_now(self, spec, submission, kit, course) -> dict:
         from autograder.grading import grade_submissions
-        results = grade_submissions(spec, {submission.key: submission}, kit, hide=[course.root])
+        results = grade_submissions(spec, {submission.key: submission}, kit, must_not_see=[course.root])
         return results[submission.key]
 
     def preprocess(self, nb, resources):

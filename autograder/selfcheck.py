@@ -16,6 +16,8 @@ from autograder.paths import KitPaths
 from autograder.plugin import GradingPlugin
 
 PASS, FAIL = "PASS", "FAIL"
+CHECK_NOTE = ("note: `d2l-grade check` runs your code under resource limits only, not in the grader's "
+              "sandbox; grading always runs in the sandbox.")
 
 
 @lru_cache(maxsize=1)

@@ -13,8 +13,10 @@ from dataclasses import dataclass
 
 import torch
 
-from autograder import child, wire
-from autograder.sandbox import Sandbox, SandboxCrashed, SandboxError, SandboxTimeout
+from autograder.sandbox import Sandbox, SandboxCrashed, SandboxError, SandboxTimeout, SandboxUnavailable
+from autograder.sandbox import child, wire
+from autograder.sandbox.host import cap_text
+from autograder.sandbox.limits import DEFAULT_LIMITS
 
 
 class StudentError(AssertionError):
@@ -106,8 +108,6 @@ def _from_wire(obj, student):
 class LocalSession:
     """Runs calls in this process against a namespace (a notebook's globals).  Self-check only."""
 
-    protections: list[str] = []
-
     def __init__(self, namespace: dict, problems: list[str] | None = None):
         self.state = child.ChildState(namespace)
         self.load_errors: dict[str, str] = {}
@@ -126,21 +126,24 @@ class LocalSession:
 class SandboxSession:
     """One submission's code in the sandbox, restarted after a crash or timeout.
 
-    ``call_timeout`` bounds each call; ``budget`` bounds the submission's total time.
+    ``call_timeout`` bounds each call; ``budget`` bounds the submission's total time (defaults:
+    the sandbox's :class:`~autograder.sandbox.limits.Limits`).
     """
 
     def __init__(self, sandbox: Sandbox, cells: list[tuple[str, str]], problems: list[str] | None = None,
-                 call_timeout: float = 5.0, budget: float = 120.0, start_timeout: float = 20.0):
+                 call_timeout: float | None = None, budget: float | None = None,
+                 start_timeout: float | None = None):
+        limits = getattr(sandbox, "limits", DEFAULT_LIMITS)
         self.sandbox = sandbox
         self.cells = cells
         self.problems = problems or []
-        self.call_timeout = call_timeout
-        self.start_timeout = start_timeout
-        self.budget = budget
+        self.call_timeout = limits.call_timeout if call_timeout is None else call_timeout
+        self.start_timeout = limits.start_timeout if start_timeout is None else start_timeout
+        self.budget = limits.budget if budget is None else budget
+        self.max_text = limits.max_text_chars
         self.used = 0.0
         self.worker = None
         self.load_errors: dict[str, str] = {}
-        self.protections: list[str] = []
         self.start_failure: str | None = None
         self.timed_out: set[str] = set()  # functions that already used up a whole call timeout
 
@@ -167,7 +170,6 @@ class SandboxSession:
         finally:
             self.used += time.monotonic() - began
         self.load_errors = self.worker.load_errors
-        self.protections = self.worker.protections
         return self.worker
 
     def request(self, message: dict, timeout: float | None = None) -> dict:
@@ -261,6 +263,8 @@ class Student:
     def _send(self, fn: str, message: dict, args, kwargs, timeout, evaluating: bool = False) -> Reply:
         try:
             reply = self._session.request(message, timeout=timeout)
+        except SandboxUnavailable:
+            raise  # the grader's problem, never the student's: grading stops
         except SandboxTimeout as exc:
             raise StudentError(self._timeout_message(fn, str(exc), timeout)) from None
         except SandboxCrashed as exc:
@@ -304,7 +308,7 @@ class Student:
             grads = reply.get("input_grads")
             value = _from_wire(reply.get("result"), self)
             return Reply(value, list(grads) if isinstance(grads, list) else None, states)
-        message = str(reply.get("message", ""))[:1000]
+        message = cap_text(reply.get("message", ""), getattr(self._session, "max_text", 1000))
         if status == "missing":
             raise StudentError(self._missing_message(fn))
         if status == "error":

@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 
 from autograder.compare import assert_tensor_close, describe, fmt_index, fmt_number
-from autograder.wire import origin_device
+from autograder.sandbox.wire import origin_device
 
 NO_GRAD_HINT = ("autograd refuses in-place changes of a leaf tensor that requires grad while it is recording: "
                 "do the update inside `with torch.no_grad():`")

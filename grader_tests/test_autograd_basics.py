@@ -25,7 +25,7 @@ Decisions documented here:
   for ``|x|`` up to 1e4; ``1 / (1 + exp(-x))`` with ``s * (1 - s)`` and ``1 / cosh(x) ** 2`` are
   finite there (they round to the right value, 0) and pass; ``exp(-x) / (1 + exp(-x)) ** 2`` and a
   tanh written with ``exp`` give inf / inf = NaN and fail.
-* ``numerical_grad`` is graded in float64 with trusted functions (``autograder.wire.Code``) chosen
+* ``numerical_grad`` is graded in float64 with trusted functions (``autograder.sandbox.wire.Code``) chosen
   here: with the default ``eps = 1e-6`` the central difference agrees with autograd to ~1e-9, a
   forward difference is off by ~1e-6 (rtol 1e-6, atol 1e-7 separates them); with an explicit
   ``eps = 1e-2`` the result must equal the exact central difference at that ``eps`` (rtol 1e-8),
@@ -51,7 +51,7 @@ from autograder.compare import (assert_is_tensor, assert_same_shape, assert_scal
                                 describe, first_mismatch, fmt_dtype, fmt_number, fmt_tensor)
 from autograder.seeded import SeededInputs
 from autograder.student import StudentError
-from autograder.wire import Code
+from autograder.sandbox.wire import Code
 
 SEED = 20_240_602
 _INPUTS = SeededInputs(SEED)
@@ -708,7 +708,7 @@ class TestGradOfMeanSquare:
 # ============================================================================ numerical_grad
 
 
-# Trusted functions, as source (built in the sandbox by autograder.wire.Code) and as lambdas here.
+# Trusted functions, as source (built in the sandbox by autograder.sandbox.wire.Code) and as lambdas here.
 F_CUBE = "lambda x: (x ** 3).sum()"
 F_WEIGHTED_SIN = ("lambda x: (torch.arange(1, x.numel() + 1, dtype=x.dtype, device=x.device).reshape(x.shape)"
                   " * torch.sin(x)).sum()")

@@ -69,7 +69,7 @@ from autograder.compare import (assert_is_tensor, assert_same_shape, assert_tens
                                 first_mismatch, fmt_dtype, fmt_number, fmt_shape, fmt_tensor)
 from autograder.seeded import SeededInputs
 from autograder.student import StudentError
-from autograder.wire import origin_device
+from autograder.sandbox.wire import origin_device
 
 from shared_minibatches import judge_minibatches
 

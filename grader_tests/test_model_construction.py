@@ -48,7 +48,7 @@ from autograder.banned import find_banned
 from autograder.compare import (assert_tensor_close, describe, fmt_number)
 from autograder.seeded import SeededInputs
 from autograder.student import RemoteObject
-from autograder.wire import Code, origin_device
+from autograder.sandbox.wire import Code, origin_device
 
 SEED = 20_250_301
 _INPUTS = SeededInputs(SEED)

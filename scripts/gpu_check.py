@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from autograder.paths import KitPaths  # noqa: E402
-from autograder.plugin import cuda_available  # noqa: E402
+from autograder.sandbox import cuda_available  # noqa: E402
 from autograder.variants import corpus_variants, grade_variants, load_corpus  # noqa: E402
 
 

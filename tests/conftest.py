@@ -6,6 +6,7 @@ import pytest
 
 from autograder.paths import KitPaths
 from autograder.sandbox import Sandbox
+from autograder.sandbox.uids import in_range
 
 
 @pytest.fixture(scope="session")
@@ -19,7 +20,7 @@ def sandbox(kit, tmp_path_factory):
     """One warm sandbox for the whole test session; a fake course dir is hidden from children."""
     course = tmp_path_factory.mktemp("course")
     (course / "gradebook.db").write_text("grades")
-    box = Sandbox(hide=[*kit.secret_dirs(), course])
+    box = Sandbox(must_not_see=[*kit.secret_dirs(), course])
     box.course = course
     yield box
     box.close()
@@ -34,7 +35,7 @@ def _owned_by_a_live_zygote(pid: str) -> bool:
             if pid in ("0", "1"):
                 return False
             with open(f"/proc/{pid}/cmdline", "rb") as f:
-                if b"autograder.zygote" in f.read():
+                if b"autograder.sandbox.zygote" in f.read():
                     return True
         except (OSError, IndexError):
             return False
@@ -56,7 +57,7 @@ def sandbox_uids(only: int | None = None, orphans: bool = False) -> list[int]:
                             break  # already dead, waiting to be reaped
                         if line.startswith("Uid:"):
                             uid = int(line.split()[1])
-                            if (uid == only) if only is not None else 20001 <= uid < 30001:
+                            if (uid == only) if only is not None else in_range(uid):
                                 if not (orphans and _owned_by_a_live_zygote(entry)):
                                     pids.append(int(entry))
             except OSError:

@@ -3,7 +3,7 @@
 import torch
 
 from autograder.student import LocalSession, RemoteObject, SandboxSession, Student
-from autograder.wire import Code
+from autograder.sandbox.wire import Code
 
 CODE = '''import torch
 from torch import nn

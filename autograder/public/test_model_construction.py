@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from autograder.compare import assert_tensor_close
-from autograder.wire import Code
+from autograder.sandbox.wire import Code
 
 
 def _f64(rows):

@@ -14,10 +14,12 @@ import traceback
 
 import numpy
 import torch
+from torch.utils._python_dispatch import TorchDispatchMode
 
-from autograder import wire
+from autograder.sandbox import wire
 
 MAX_TEXT = 600
+MAX_NAME = 100
 
 
 def load_cells(cells: list[tuple[str, str]]) -> tuple[dict, dict[str, str]]:
@@ -41,8 +43,12 @@ def load_cells(cells: list[tuple[str, str]]) -> tuple[dict, dict[str, str]]:
 
 def describe_exception(exc: BaseException) -> str:
     """``TypeError: message (line 4 of cell 'softmax')`` for the last student frame."""
-    detail = _short(str(exc))
-    text = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
+    try:
+        detail = _short(str(exc))
+    except BaseException:  # noqa: BLE001 - a student's __str__ may raise
+        detail = "(its message could not be read)"
+    name = _short(str(type(exc).__name__), MAX_NAME)
+    text = f"{name}: {detail}" if detail else name
     where = None
     for frame in traceback.extract_tb(exc.__traceback__):
         if frame.filename.startswith("<cell "):
@@ -50,8 +56,24 @@ def describe_exception(exc: BaseException) -> str:
     return f"{text} ({where})" if where else text
 
 
-def _short(text: str) -> str:
-    return text if len(text) <= MAX_TEXT else text[:MAX_TEXT] + "..."
+def _short(text: str, limit: int = MAX_TEXT) -> str:
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+class OperatorRecorder(TorchDispatchMode):
+    """Records the names of the ATen operators dispatched while it is active (``_softmax``,
+    ``threshold_backward``, ...): what a from-scratch exercise ran, whatever Python name reached it."""
+
+    MAX_OPS = 500
+
+    def __init__(self):
+        super().__init__()
+        self.ops: set[str] = set()
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        if len(self.ops) < self.MAX_OPS:
+            self.ops.add(str(getattr(getattr(func, "overloadpacket", func), "__name__", func)))
+        return func(*args, **(kwargs or {}))
 
 
 TRUSTED_GLOBALS = {"torch": torch, "math": __import__("math")}
@@ -195,8 +217,13 @@ def execute_call(state: ChildState, request: dict) -> dict:
     originals = list(leaves)
     if isinstance(request.get("seed"), int):
         _seed_everything(request["seed"])
+    recorder = OperatorRecorder() if request.get("observe") else None
     try:
-        result = fn(*args, **kwargs)
+        if recorder is None:
+            result = fn(*args, **kwargs)
+        else:
+            with recorder:
+                result = fn(*args, **kwargs)
     except BaseException as exc:  # noqa: BLE001 - report every student failure as data
         return {"status": "error", "message": describe_exception(exc)}
 
@@ -235,9 +262,12 @@ def execute_call(state: ChildState, request: dict) -> dict:
             current[leaf_index] = container[index]
         except Exception:  # noqa: BLE001 - the student emptied the list
             current[leaf_index] = None
-    return {"status": "ok", "result": _plain(result, state),
-            "args_after": [_tensor_state(c, o) for c, o in zip(current, originals)],
-            "input_grads": input_grads}
+    reply = {"status": "ok", "result": _plain(result, state),
+             "args_after": [_tensor_state(c, o) for c, o in zip(current, originals)],
+             "input_grads": input_grads}
+    if recorder is not None:
+        reply["operators"] = sorted(recorder.ops)
+    return reply
 
 
 def _seed_everything(seed: int) -> None:
@@ -278,7 +308,8 @@ def encode_reply(reply: dict) -> bytes:
 
 def info(state: ChildState) -> dict:
     """What the child knows about itself: defined callables, load errors, CUDA."""
-    names = sorted(k for k, v in state.namespace.items() if callable(v) and not k.startswith("__"))
+    names = sorted(k for k, v in state.namespace.items()
+                   if isinstance(k, str) and len(k) <= MAX_NAME and callable(v) and not k.startswith("__"))
     return {"status": "ok", "functions": names[:500], "load_errors": state.load_errors,
             "cuda": bool(torch.cuda.is_available()), "torch": torch.__version__}
 
@@ -309,4 +340,7 @@ def handle_request(state: ChildState, request) -> dict:
         return execute_eval(state, request)
     if op == "info":
         return info(state)
+    if op == "probe":
+        from autograder.sandbox import probe
+        return probe.attempt(request)
     return {"status": "bad_request", "message": f"unknown op {op!r}"}

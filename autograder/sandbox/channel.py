@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import struct
 import time
@@ -79,3 +80,46 @@ class Channel:
             self.sock.close()
         except OSError:
             pass
+
+
+def send_with_fds(sock: socket.socket, payload: bytes, fds: list[int]) -> None:
+    """Send one length-prefixed message with file descriptors attached (SCM_RIGHTS)."""
+    data = _LEN.pack(len(payload)) + payload
+    sent = socket.send_fds(sock, [data], fds) if fds else sock.send(data)
+    if sent < len(data):
+        sock.sendall(data[sent:])
+
+
+def recv_with_fds(sock: socket.socket, max_bytes: int, max_fds: int = 1,
+                  timeout: float | None = None) -> tuple[bytes | None, list[int]]:
+    """Receive one message sent by :func:`send_with_fds`; ``(None, [])`` at end of stream.
+
+    Raises the same errors as :meth:`Channel.recv`; descriptors beyond ``max_fds`` are closed."""
+    sock.settimeout(timeout)
+    try:
+        data, fds, _flags, _addr = socket.recv_fds(sock, 1 << 16, max_fds)
+    except socket.timeout:
+        raise ChannelTimeout("no answer before the deadline") from None
+    except OSError as exc:
+        raise ChannelClosed(str(exc)) from None
+    if not data:
+        for fd in fds:
+            os.close(fd)
+        return None, []
+    try:
+        if len(data) < _LEN.size:
+            data += Channel(sock, max_bytes)._read(_LEN.size - len(data), None, allow_eof=False)
+        (size,) = _LEN.unpack_from(data)
+        if size > max_bytes:
+            raise MessageTooLarge(f"message of {size} bytes announced, limit {max_bytes}")
+        body = data[_LEN.size:]
+        if len(body) < size:
+            deadline = None if timeout is None else time.monotonic() + timeout
+            body += Channel(sock, max_bytes)._read(size - len(body), deadline, allow_eof=False)
+        elif len(body) > size:
+            raise ChannelClosed("unexpected bytes after a message")
+    except BaseException:
+        for fd in fds:
+            os.close(fd)
+        raise
+    return body, list(fds)
