@@ -257,8 +257,10 @@ class Sandbox:
             worker = self.spawn([], timeout=60)
             try:
                 status = probe.host_status(worker.host_pid)
-                must_not_write = sorted({"/", "/dev", "/proc/sys", *self.view.binds,
-                                         *(os.path.dirname(d) for d in self.view.binds)})
+                private = ("/tmp/", "/dev/shm/")  # the child's own tmpfs: writable by design
+                must_not_write = sorted(d for d in {"/", "/dev", "/proc/sys", *self.view.binds,
+                                                    *(os.path.dirname(d) for d in self.view.binds)}
+                                        if not d.startswith(private))
                 report = worker.request({"op": "probe", "must_not_see": self.secret_paths(),
                                          "must_not_write": must_not_write, "marker": marker,
                                          "tcp": list(listener.getsockname()), "unix": unix_path,

@@ -37,12 +37,30 @@ def _uids_in_use() -> set[int]:
     return used
 
 
+def _remove_stale_locks() -> None:
+    """Lock files whose holder died without releasing them (a grader killed with SIGKILL)."""
+    for name in os.listdir(LOCK_DIR):
+        path = os.path.join(LOCK_DIR, name)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CLOEXEC)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            os.unlink(path)
+        except OSError:
+            pass  # held: a live sandbox
+        finally:
+            os.close(fd)
+
+
 class UidLease:
     """An unprivileged uid held for as long as this object is open (root only)."""
 
     def __init__(self, rng: random.Random | None = None):
         rng = rng or random.SystemRandom()
         os.makedirs(LOCK_DIR, mode=0o700, exist_ok=True)
+        _remove_stale_locks()
         in_use = _uids_in_use()
         for _ in range(100):
             uid = UID_BASE + rng.randrange(UID_SPAN)
