@@ -176,3 +176,16 @@ def test_hostile_reply_bytes_never_run_code(sandbox, tmp_path):
     result = run(sandbox, code)
     assert isinstance(result, StudentError)
     assert not marker.exists()
+
+
+def test_system_v_shared_memory_dies_with_the_child(sandbox):
+    """A segment is not counted in any rlimit and outlives its creator: each child has its own
+    IPC namespace, so the next student never sees it and it is freed with the child."""
+    code = ("import ctypes\n"
+            "libc = ctypes.CDLL(None, use_errno=True)\n"
+            "def make():\n"
+            "    return libc.shmget(0xD21, 1 << 20, 0o1666)\n"
+            "def find():\n"
+            "    return libc.shmget(0xD21, 0, 0o666)\n")
+    assert run(sandbox, code, "make") >= 0
+    assert run(sandbox, code, "find") == -1

@@ -5,8 +5,8 @@ read-only view, no network, no other user namespaces, a PID namespace that dies 
 The zygote runs inside it with ``CAP_SYS_ADMIN`` and ``CAP_SETPCAP`` in the sandbox's own user
 namespace, which is just what each child needs to add, before any student code runs:
 
-* its own PID namespace (it is PID 1 there: killing it kills everything it started) and its own
-  mount namespace, with a fresh ``/proc`` that shows only itself;
+* its own PID namespace (it is PID 1 there: killing it kills everything it started), its own
+  mount namespace, with a fresh ``/proc`` that shows only itself, and its own IPC namespace;
 * a private, size-capped ``/tmp`` and ``/dev/shm`` (tmpfs, also capped in inodes), gone with it;
 * resource limits, then no capabilities at all (bounding, ambient, permitted, effective), locked
   securebits and ``no_new_privs``, so that nothing it executes can gain any back.
@@ -22,6 +22,7 @@ import os
 import resource
 
 CLONE_NEWNS = 0x00020000
+CLONE_NEWIPC = 0x08000000
 CLONE_NEWUSER = 0x10000000
 CLONE_NEWPID = 0x20000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
@@ -76,8 +77,9 @@ def prctl(option: int, arg: int, arg2: int = 0) -> None:
 
 
 def new_namespaces() -> None:
-    """New mount and PID namespaces; the next fork becomes PID 1 of the new one."""
-    unshare(CLONE_NEWNS | CLONE_NEWPID)
+    """New mount, PID and IPC namespaces (System V shared memory a child leaves behind dies with
+    it); the next fork becomes PID 1 of the new PID namespace."""
+    unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC)
 
 
 def private_mounts(tmp_bytes: int, shm_bytes: int, rebind: list[str] = ()) -> None:

@@ -24,7 +24,7 @@ class Limits:
     cpu_seconds: int = 120           # RLIMIT_CPU; the grader's wall clock also applies
     file_bytes: int = 16 * MIB       # RLIMIT_FSIZE: the largest file it may write
     processes: int = 32              # RLIMIT_NPROC, counted in the sandbox's own user namespace
-    open_files: int = 256            # RLIMIT_NOFILE
+    open_files: int = 64             # RLIMIT_NOFILE (also bounds memfd memory: open_files x file_bytes)
     # the child's only writable places: private tmpfs mounts, wiped when it dies
     tmp_bytes: int = 64 * MIB        # /tmp
     shm_bytes: int = 16 * MIB        # /dev/shm
