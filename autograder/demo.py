@@ -1,8 +1,9 @@
 """``d2l-grade demo``: the whole flow on sample submissions, in a fresh course directory.
 
-Builds the course, releases every assignment, writes submissions for the scenarios in
-:mod:`autograder.scenarios` (the reference, the stubs, typical bugs, attacks), grades them in the
-sandbox into nbgrader's gradebook, writes feedback and the CSV export, and prints the table.
+Builds the course, releases every assignment, writes submissions for the scenarios of
+``solutions/scenarios/`` (the reference, the stubs, typical bugs, attacks; see
+:mod:`autograder.demo_scenarios`), grades them in the sandbox into nbgrader's gradebook, writes
+feedback and the CSV export, and prints the table.
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ import time
 from pathlib import Path
 
 from autograder import nbgrader_driver
-from autograder.scenarios import scenarios_for
 from autograder.course import build_course, reference_answer_cells
 from autograder.course_grading import grade_course, results_table
+from autograder.demo_scenarios import scenarios_for
 from autograder.notebook import d2l_meta, read_notebook
 from autograder.paths import CoursePaths, KitPaths
 
@@ -45,10 +46,11 @@ def scenario_notebook(release_nb: dict, reference: dict[str, str], scenario) -> 
 
 def write_submissions(course: CoursePaths, assignment: str, chosen=None, kit: KitPaths | None = None) -> list[str]:
     """Write one submission per scenario into ``submitted/``; returns the student ids."""
+    kit = kit or KitPaths()
     release_nb = read_notebook(course.release(assignment) / f"{assignment}.ipynb")
-    reference = reference_answer_cells(kit or KitPaths(), assignment)
+    reference = reference_answer_cells(kit, assignment)
     students = []
-    for scenario in chosen or scenarios_for(assignment):
+    for scenario in chosen or scenarios_for(assignment, kit):
         folder = course.submitted(scenario.name, assignment)
         folder.mkdir(parents=True, exist_ok=True)
         nb = scenario_notebook(release_nb, reference, scenario)
@@ -70,7 +72,7 @@ def run_demo(directory: str | None = None) -> int:
         students = write_submissions(course, assignment, kit=kit)
         print(f"\n== {assignment}: released to {course.release(assignment)}; "
               f"{len(students)} sample submissions")
-        for scenario in scenarios_for(assignment):
+        for scenario in scenarios_for(assignment, kit):
             if scenario.name in students:
                 print(f"   {scenario.name:28s} {scenario.description}")
         report = grade_course(course.root, assignment, kit, feedback=True)

@@ -21,8 +21,8 @@ import copy
 import json
 import logging
 import os
-import re
 import shutil
+import string
 import sys
 import warnings
 from contextlib import contextmanager
@@ -217,23 +217,50 @@ def _write_placeholder(course: CoursePaths, kit: KitPaths, assignment: str, stud
 
 
 def nbgrader_cause(text: str) -> str:
-    """The exception line of the last traceback in nbgrader's captured log/error text."""
-    lines = text.splitlines()
-    starts = [i for i, line in enumerate(lines) if "Traceback (most recent call last):" in line]
-    for start in reversed(starts):
-        block = []
-        for line in lines[start + 1:]:
-            if line.startswith("[") and not line.startswith("[ "):
-                break  # the next log record
-            block.append(line)
-        tail = [line.strip() for line in block if line.strip() and not line.strip().startswith(
-            ("File ", "^", "~")) and not set(line.strip()) <= set("^~ ")]
-        # the exception line is the last one that is not source code shown under a File line
-        excs = [line for line in tail if re.match(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt)\b", line)
-                or re.match(r"^[A-Za-z_][\w.]*: ", line)]
-        if excs:
-            return excs[-1][:300]
-    return "unknown error"
+    """The exception line of the last traceback in nbgrader's captured log/error text.
+
+    One pass over the lines, no regular expressions: the log can quote a student's notebook, so
+    this stays linear in its length.  A traceback runs from its ``Traceback (most recent call
+    last):`` line to the next traceback or the next log record (a line starting with ``[``); the
+    answer is the last exception line of the last traceback that has one.
+    """
+    cause = None
+    in_traceback = False
+    for line in text.splitlines():
+        if "Traceback (most recent call last):" in line:
+            in_traceback = True
+        elif line.startswith("[") and not line.startswith("[ "):
+            in_traceback = False  # the next log record
+        elif in_traceback and _is_exception_line(line.strip()):
+            cause = line.strip()
+    return cause[:300] if cause else "unknown error"
+
+
+_EXCEPTION_SUFFIXES = ("Error", "Exception", "Exit", "Interrupt")
+_MAX_EXCEPTION_NAME = 200  # no exception's dotted name is longer
+
+
+def _is_exception_line(line: str) -> bool:
+    """Whether a stripped traceback line is the exception line: it starts with a dotted name that
+    is followed by ``": "`` (``ValueError: bad``) or has a part ending in Error, Exception, Exit or
+    Interrupt (``KeyboardInterrupt``, ``nbformat.ValidationError``); source lines shown under a
+    ``File`` line and ``^~~~`` markers are not."""
+    if not line or line.startswith(("File ", "^", "~")) or not line.strip("^~ "):
+        return False
+    if not (line[0] == "_" or line[0] in string.ascii_letters):
+        return False
+    end = 1
+    while end < len(line) and end <= _MAX_EXCEPTION_NAME and (line[end].isalnum() or line[end] in "_."):
+        end += 1
+    if end > _MAX_EXCEPTION_NAME:
+        return False
+    if line.startswith(": ", end):
+        return True
+    name = line[:end]
+    heads = [name[:i] for i, ch in enumerate(name) if ch == "."] + [name]
+    # the suffix must follow the first letter: "OSError", "_Exit", but not a bare "Error"
+    return any(len(head) > len(suffix) and head.endswith(suffix)
+               for head in heads for suffix in _EXCEPTION_SUFFIXES)
 
 
 def _short_reason(course: CoursePaths, assignment: str, student: str, nbgrader_error: str) -> str:

@@ -1,18 +1,23 @@
 """Reading notebooks as data: which cells an assignment has and what a student wrote in them.
 
-Notebooks are parsed as JSON only; nothing in them is executed here.
+Notebooks are parsed as JSON only; nothing in them is executed here.  Everything here runs in the
+trusted grader on student-controlled text, so it is linear in the size of that text (no regular
+expressions, no rescanning), and a notebook over one of the limits below is refused with a message
+that says which limit and what to do.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
 MAX_NOTEBOOK_BYTES = 20 * 1024 * 1024
+MAX_CELLS = 2_000
 MAX_CELL_CHARS = 200_000
+_MAX_NAME_CHARS = 200  # a defined name is read this far at most; no exercise has a longer one
 
 
 class NotebookError(ValueError):
@@ -99,23 +104,45 @@ def grade_id(cell: dict) -> str | None:
 
 
 def read_notebook(path: str | Path) -> dict:
-    """Parse a notebook file as JSON, refusing anything that is not a plausible notebook."""
+    """Parse a notebook file as JSON, refusing anything that is not a plausible notebook.
+
+    Raises :class:`NotebookError` with a message for the student when the file cannot be read,
+    is over :data:`MAX_NOTEBOOK_BYTES` or :data:`MAX_CELLS`, or is not a notebook.
+    """
     path = Path(path)
     try:
-        size = path.stat().st_size
+        info = path.stat()
     except OSError as exc:
         raise NotebookError(f"cannot read {path.name}: {exc.strerror}") from None
-    if size > MAX_NOTEBOOK_BYTES:
-        raise NotebookError(f"{path.name} is {size // 1024**2} MiB, larger than the "
-                            f"{MAX_NOTEBOOK_BYTES // 1024**2} MiB a notebook may be")
+    if not stat.S_ISREG(info.st_mode):
+        raise NotebookError(f"{path.name} is not a regular file; submit the .ipynb file saved by Jupyter")
+    if info.st_size > MAX_NOTEBOOK_BYTES:
+        raise NotebookError(_too_big(path.name, info.st_size))
     try:
-        nb = json.loads(path.read_bytes())
+        with path.open("rb") as f:
+            data = f.read(MAX_NOTEBOOK_BYTES + 1)  # the file may have grown since stat
+    except OSError as exc:
+        raise NotebookError(f"cannot read {path.name}: {exc.strerror}") from None
+    if len(data) > MAX_NOTEBOOK_BYTES:
+        raise NotebookError(_too_big(path.name, len(data)))
+    try:
+        nb = json.loads(data)
     except (ValueError, RecursionError):
         raise NotebookError(f"{path.name} is not a Jupyter notebook (it is not valid JSON); "
                             "submit the .ipynb file saved by Jupyter") from None
     if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
         raise NotebookError(f"{path.name} is JSON but not a Jupyter notebook (no list of cells)")
+    if len(nb["cells"]) > MAX_CELLS:
+        raise NotebookError(f"{path.name} has {len(nb['cells']):,} cells, over the limit of {MAX_CELLS:,} "
+                            "cells a notebook may have; delete the cells you added (keep the "
+                            "assignment's own cells), save the notebook and submit it again")
     return nb
+
+
+def _too_big(name: str, size: int) -> str:
+    return (f"{name} is {size / 1024**2:.1f} MiB, over the limit of {MAX_NOTEBOOK_BYTES // 1024**2} MiB "
+            "a notebook may be; clear all outputs (Edit > Clear Outputs of All Cells), delete any "
+            "data pasted into cells, save the notebook and submit it again")
 
 
 def load_assignment(kit, name: str) -> AssignmentSpec:
@@ -133,8 +160,37 @@ def load_assignment(kit, name: str) -> AssignmentSpec:
     return AssignmentSpec(name=name, notebook=nb, exercises=exercises, setup_cells=setup)
 
 
-def _defines(source: str, function: str) -> bool:
-    return re.search(rf"^\s*(def|class)\s+{re.escape(function)}\b", source, re.MULTILINE) is not None
+def _defined_names(source: str) -> set[str]:
+    """Names that follow ``def`` or ``class`` at the start of a line of ``source`` (any indentation).
+
+    Plain string scanning, one pass over the text: linear in its length whatever it holds (the
+    regular expression this replaces took quadratic time on a cell of blank lines).
+    """
+    names = set()
+    candidates = [line for line in source.split("\n") if "def" in line or "class" in line]
+    for line in candidates:
+        words = line.lstrip()
+        if words.startswith("def"):
+            rest = words[3:]
+        elif words.startswith("class"):
+            rest = words[5:]
+        else:
+            continue
+        if rest[:1].isspace():
+            names.add(_leading_name(rest.lstrip()))
+    names.discard("")
+    return names
+
+
+def _leading_name(text: str) -> str:
+    """The identifier ``text`` starts with (word characters, as ``\\w`` means), read at most
+    :data:`_MAX_NAME_CHARS` characters far."""
+    end = 0
+    for ch in text[:_MAX_NAME_CHARS]:
+        if not (ch.isalnum() or ch == "_"):
+            break
+        end += 1
+    return text[:end]
 
 
 def submission_from_notebook(nb: dict, spec: AssignmentSpec, key: str) -> Submission:
@@ -143,29 +199,44 @@ def submission_from_notebook(nb: dict, spec: AssignmentSpec, key: str) -> Submis
     Setup cells come from the kit, not the student.  A missing or duplicated answer cell is
     noted as a problem; a cell that lost its metadata but still defines the function is used.
     """
-    code_cells = [c for c in nb.get("cells", []) if isinstance(c, dict) and c.get("cell_type") == "code"]
+    tagged: dict[str, list[dict]] = {}   # grade_id -> its code cells, in notebook order
+    untagged: list[dict] = []
+    for cell in nb.get("cells", []):
+        if isinstance(cell, dict) and cell.get("cell_type") == "code":
+            gid = grade_id(cell)
+            if gid is None:
+                untagged.append(cell)
+            else:
+                tagged.setdefault(gid, []).append(cell)
+    definers: dict[str, dict] | None = None  # name -> first untagged cell defining it, when needed
     problems: list[str] = []
     answers: dict[str, str] = {}
     for function in spec.exercises:
-        tagged = [c for c in code_cells if grade_id(c) == function]
-        if len(tagged) > 1:
-            problems.append(f"the answer cell for {function} appears {len(tagged)} times; "
+        mine = tagged.get(function, [])
+        if len(mine) > 1:
+            problems.append(f"the answer cell for {function} appears {len(mine)} times; "
                             "only the first one was graded")
-        if tagged:
-            answers[function] = cell_source(tagged[0])
+        if mine:
+            answers[function] = cell_source(mine[0])
             continue
-        untagged = [c for c in code_cells if grade_id(c) is None and _defines(cell_source(c), function)]
-        if untagged:
+        if definers is None:
+            definers = {}
+            for cell in untagged:
+                for name in _defined_names(cell_source(cell)):
+                    definers.setdefault(name, cell)
+        if function in definers:
             problems.append(f"the answer cell for {function} lost its grading metadata; "
                             f"graded the cell that defines {function} instead")
-            answers[function] = cell_source(untagged[0])
+            answers[function] = cell_source(definers[function])
         else:
             problems.append(f"the answer cell for {function} is missing from the notebook "
                             "(deleted, or its function renamed)")
     for function, src in list(answers.items()):
         if len(src) > MAX_CELL_CHARS:
-            problems.append(f"the answer cell for {function} is over {MAX_CELL_CHARS} characters "
-                            "and was not graded")
+            problems.append(f"the answer cell for {function} has {len(src):,} characters, over the "
+                            f"limit of {MAX_CELL_CHARS:,} characters an answer cell may have, and was "
+                            f"not graded; keep only your code for {function} in that cell (no pasted "
+                            "data or outputs) and submit again")
             answers[function] = ""
     cells = list(spec.setup_cells) + [(f, answers[f]) for f in spec.exercises if f in answers]
     source = StudentSource.join([(f, answers[f]) for f in spec.exercises if f in answers])

@@ -6,12 +6,14 @@ from pathlib import Path
 
 
 class KitPaths:
-    """Where the kit keeps assignments, reference solutions and hidden and public tests."""
+    """Where the kit keeps assignments, reference solutions, demo scenarios and hidden and public
+    tests."""
 
     def __init__(self, root: str | Path | None = None):
         self.root = Path(root) if root else Path(__file__).resolve().parent.parent
         self.assignments = self.root / "assignments"
         self.solutions = self.root / "solutions"
+        self.scenarios = self.solutions / "scenarios"
         self.grader_tests = self.root / "grader_tests"
         self.public_tests = Path(__file__).resolve().parent / "public"
 
@@ -22,6 +24,10 @@ class KitPaths:
     def solution_module(self, name: str) -> Path:
         """The reference implementation."""
         return self.solutions / f"{name}.py"
+
+    def scenario_module(self, name: str) -> Path:
+        """The demo scenarios (typical bugs and attacks; derived from the reference, never shipped)."""
+        return self.scenarios / f"{name}.py"
 
     def hidden_suite(self, name: str) -> Path:
         """The hidden pytest suite (grader only)."""

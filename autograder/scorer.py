@@ -18,7 +18,6 @@ autograding it
 
 from __future__ import annotations
 
-import re
 import threading
 from pathlib import Path
 
@@ -154,6 +153,25 @@ def _selfcheck_notes(course: CoursePaths, spec: AssignmentSpec, student: str, no
 # Writing grade cells
 # --------------------------------------------------------------------------------------------
 
+def mentions(text: str, word: str) -> bool:
+    """Whether ``word`` occurs in ``text`` as a whole word (what ``\\bword\\b`` means for an
+    identifier), by plain string scanning: linear in ``len(text)``, since a note can quote what a
+    student submitted (file names, say)."""
+    if not word:
+        return False
+    start = text.find(word)
+    while start != -1:
+        end = start + len(word)
+        if not _is_word_char(text[start - 1:start]) and not _is_word_char(text[end:end + 1]):
+            return True
+        start = text.find(word, start + 1)
+    return False
+
+
+def _is_word_char(ch: str) -> bool:
+    return ch.isalnum() or ch == "_"
+
+
 def _fmt(x: float) -> str:
     return f"{x:g}"
 
@@ -271,7 +289,8 @@ class SandboxScorer(NbGraderPreprocessor):
 
         functions = {grade_id(c): d2l_meta(c).get("function") for c in spec.notebook["cells"]
                      if d2l_meta(c).get("role") == "selfcheck"}
-        named = {f: re.compile(rf"\b{re.escape(f)}\b") for f in spec.exercises}
+        # a note that names exercises goes under those; one that names none goes under every cell
+        named = {n: {f for f in spec.exercises if mentions(n, f)} for n in notes}
         for cell in nb.cells:
             nbg = cell.get("metadata", {}).get("nbgrader", {})
             if cell.cell_type != "code" or not nbg.get("grade"):
@@ -283,8 +302,7 @@ class SandboxScorer(NbGraderPreprocessor):
                                            evalue="this cell is not a graded cell of the assignment",
                                            traceback=["this cell is not a graded cell of the assignment"])]
             else:
-                mine = [n for n in notes if (function in named and named[function].search(n))
-                        or not any(r.search(n) for r in named.values())]
+                mine = [n for n in notes if function in named[n] or not named[n]]
                 cell.outputs = grade_cell_outputs(function, result.get(function), points, mine)
             cell.execution_count = None
         return nb, resources

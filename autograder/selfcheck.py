@@ -16,6 +16,7 @@ from autograder.paths import KitPaths
 from autograder.plugin import GradingPlugin
 
 PASS, FAIL = "PASS", "FAIL"
+_MAX_NAME_CHARS = 100
 CHECK_NOTE = ("note: `d2l-grade check` runs your code under resource limits only, not in the grader's "
               "sandbox; grading always runs in the sandbox.")
 
@@ -91,19 +92,29 @@ def self_check(function: str, namespace: dict, assignment: str | None = None) ->
         print(line)
 
 
+def _plain_name(value) -> str | None:
+    """``value`` when it is a short identifier (an exercise or assignment name), else None: names
+    come from the student's metadata and end up in messages and paths."""
+    if isinstance(value, str) and len(value) <= _MAX_NAME_CHARS and value.isidentifier():
+        return value
+    return None
+
+
 def spec_from_student_notebook(nb: dict, fallback_name: str) -> AssignmentSpec:
     """The assignment structure as the student's own copy of the notebook describes it."""
-    exercises, setup = [], []
+    exercises, setup, seen = [], [], set()
     for cell in nb.get("cells", []):
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":
             continue
         meta = d2l_meta(cell)
-        if meta.get("role") == "exercise" and isinstance(meta.get("function"), str):
-            exercises.append(meta["function"])
+        function = _plain_name(meta.get("function"))
+        if meta.get("role") == "exercise" and function and function not in seen:
+            seen.add(function)
+            exercises.append(function)
         elif meta.get("role") == "setup":
             setup.append((grade_id(cell) or "setup", cell_source(cell)))
     nb_meta = nb.get("metadata", {}).get("d2l", {}) if isinstance(nb.get("metadata"), dict) else {}
-    name = nb_meta.get("assignment") if isinstance(nb_meta, dict) else None
+    name = _plain_name(nb_meta.get("assignment")) if isinstance(nb_meta, dict) else None
     name = name or _guess_assignment(exercises) or fallback_name
     return AssignmentSpec(name=name, notebook=nb, exercises=exercises, setup_cells=setup)
 

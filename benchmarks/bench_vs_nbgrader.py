@@ -11,9 +11,10 @@
     ``nbgrader autograde softmax_regression`` as a subprocess in the course directory.
 
 Both grade the same N students (default 12), cycling through the honest scenarios of
-``autograder.scenarios``: the reference, the stubs and the three bugs.  The hostile scenarios are
-left out of the timed runs (``hostile_infinite_loop`` would add the kit's 5 s call timeout on one
-side and nbgrader's cell timeout on the other; ``hostile_os_exit`` kills the stock kernel;
+``solutions/scenarios/softmax_regression.py``: the reference, the stubs and the three bugs.  The
+hostile scenarios are left out of the timed runs (``hostile_infinite_loop`` would add the kit's 5 s
+call timeout on one side and nbgrader's cell timeout on the other; ``hostile_os_exit`` kills the
+stock kernel;
 ``hostile_snoop`` walks the disk for 2 s and writes into every gradebook it can reach).
 ``hostile_patch_allclose`` is then graded by both, untimed, and reported on its own line.
 See benchmarks/README.md for what is fair and what is not about this comparison.
@@ -41,9 +42,10 @@ for p in (str(ROOT), str(HERE)):
     if p not in sys.path:
         sys.path.insert(0, p)
 
-from autograder import nbgrader_driver, scenarios  # noqa: E402
+from autograder import nbgrader_driver  # noqa: E402
 from autograder.course import build_course  # noqa: E402
 from autograder.demo import write_submissions  # noqa: E402
+from autograder.demo_scenarios import scenarios_for  # noqa: E402
 from autograder.notebook import d2l_meta, read_notebook  # noqa: E402
 from autograder.paths import CoursePaths, KitPaths  # noqa: E402
 
@@ -57,10 +59,8 @@ KIT_COURSE_ID = "d2l-pytorch"
 
 
 def all_scenarios() -> list:
-    """The assignment's demo scenarios (``autograder.scenarios``, a module or a package)."""
-    if hasattr(scenarios, "scenarios_for"):
-        return list(scenarios.scenarios_for(ASSIGNMENT))
-    return list(scenarios.SCENARIOS)
+    """The assignment's demo scenarios (``solutions/scenarios/<assignment>.py``)."""
+    return scenarios_for(ASSIGNMENT, KitPaths(ROOT))
 
 
 def scenario(name: str):

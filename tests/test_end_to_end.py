@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from autograder import nbgrader_driver
-from autograder.scenarios import by_name, scenarios_for
+from autograder.demo_scenarios import by_name, scenarios_for
 from autograder.course import build_course
 from autograder.demo import write_submissions
 from autograder.notebook import load_assignment

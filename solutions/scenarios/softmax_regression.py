@@ -1,6 +1,6 @@
-"""Demo scenarios for softmax_regression: typical bugs and attacks (see :mod:`autograder.scenarios`)."""
+"""Demo scenarios for softmax_regression: typical bugs and attacks (see :mod:`autograder.demo_scenarios`)."""
 
-from autograder.scenarios import Scenario
+from autograder.demo_scenarios import Scenario
 
 SOFTMAX_OVERFLOW = '''def softmax(X):
     """The book's first version: no max subtraction, so exp overflows past ~88."""

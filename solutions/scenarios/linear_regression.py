@@ -1,6 +1,6 @@
-"""Demo scenarios for linear_regression: typical bugs (see :mod:`autograder.scenarios`)."""
+"""Demo scenarios for linear_regression: typical bugs (see :mod:`autograder.demo_scenarios`)."""
 
-from autograder.scenarios import Scenario
+from autograder.demo_scenarios import Scenario
 
 SQUARED_LOSS_NO_RESHAPE = '''def squared_loss(y_hat, y):
     """Forgets to reshape y: a (n,) y against a (n, 1) y_hat broadcasts to (n, n)."""

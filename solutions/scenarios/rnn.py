@@ -1,4 +1,4 @@
-"""Demo scenarios for rnn: typical bugs (see :mod:`autograder.scenarios`).
+"""Demo scenarios for rnn: typical bugs (see :mod:`autograder.demo_scenarios`).
 
 The functions build on each other as in the book (``rnn`` calls ``rnn_step``; ``train_char_rnn`` calls
 ``rnn``, ``char_level_loss``, ...), so a bug can cost points downstream too: ``breaks`` lists every
@@ -6,7 +6,7 @@ exercise that loses points.  The grader evaluates the trained parameters with th
 so even a consistently transposed ``W_hh`` fails the training checks.
 """
 
-from autograder.scenarios import Scenario
+from autograder.demo_scenarios import Scenario
 
 LOSS_Y_NOT_TRANSPOSED = '''def char_level_loss(outputs, Y):
     """Flattens the batch-major targets as they are: they no longer line up with the time-major rows."""

@@ -1,6 +1,6 @@
-"""Demo scenarios for model_construction: typical bugs (see :mod:`autograder.scenarios`)."""
+"""Demo scenarios for model_construction: typical bugs (see :mod:`autograder.demo_scenarios`)."""
 
-from autograder.scenarios import Scenario
+from autograder.demo_scenarios import Scenario
 
 MYLINEAR_DATA = '''class MyLinear(nn.Module):
     """The book's version: forward uses .data, so weight and bias never get a gradient."""

@@ -1,6 +1,6 @@
-"""Demo scenarios for autograd_basics: typical bugs (see :mod:`autograder.scenarios`)."""
+"""Demo scenarios for autograd_basics: typical bugs (see :mod:`autograder.demo_scenarios`)."""
 
-from autograder.scenarios import Scenario
+from autograder.demo_scenarios import Scenario
 
 AXPY_REBINDS = '''def axpy_(a, x, y):
     """Rebinds the local name y: the caller's tensor never changes."""

@@ -1,6 +1,6 @@
-"""Demo scenarios for mlp: typical bugs (see :mod:`autograder.scenarios`)."""
+"""Demo scenarios for mlp: typical bugs (see :mod:`autograder.demo_scenarios`)."""
 
-from autograder.scenarios import Scenario
+from autograder.demo_scenarios import Scenario
 
 SIGMOID_UNSTABLE = '''def sigmoid(X):
     """exp(x) / (1 + exp(x)): inf / inf = NaN once exp(x) overflows (x > ~88 in float32)."""
