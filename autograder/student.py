@@ -37,11 +37,33 @@ class TensorState:
 
 @dataclass
 class Reply:
-    """The outcome of one successful call."""
+    """The outcome of one successful call.
+
+    ``operators``: the names of the ATen operators the call dispatched in the child (and the
+    pseudo-operators of :class:`~autograder.sandbox.child.OperatorRecorder`), for a call made with
+    ``observe=True``; empty otherwise.  They come from a hostile process: plain strings, bounded.
+    """
 
     value: object
     input_grads: list | None
     args_after: list[TensorState]
+    operators: frozenset = frozenset()
+
+    MAX_OPERATORS = 500
+    MAX_OPERATOR_NAME = 100
+
+    @classmethod
+    def operators_from(cls, names) -> frozenset:
+        """The operator names a child reported, kept only as at most :attr:`MAX_OPERATORS` strings of
+        at most :attr:`MAX_OPERATOR_NAME` characters (anything else is dropped)."""
+        kept: set[str] = set()
+        if isinstance(names, (list, tuple)):
+            for name in names:
+                if len(kept) >= cls.MAX_OPERATORS:
+                    break
+                if isinstance(name, str) and 0 < len(name) <= cls.MAX_OPERATOR_NAME:
+                    kept.add(name)
+        return frozenset(kept)
 
 
 def describe_args(args, kwargs=None) -> str:
@@ -233,21 +255,25 @@ class Student:
         return lambda *args, **kwargs: self.call(name, *args, **kwargs).value
 
     def call(self, fn: str, *args, cotangent=None, seed: int | None = None, timeout: float | None = None,
-             **kwargs) -> Reply:
+             observe: bool = False, **kwargs) -> Reply:
         """Call ``fn`` in the student's code; optionally back-propagate ``cotangent`` through it.
 
         ``seed`` seeds torch's, Python's and NumPy's global generators in the child just before the call
-        (initialisation, shuffling); ``timeout`` overrides the per-call limit for long exercises such as training.
+        (initialisation, shuffling); ``timeout`` overrides the per-call limit for long exercises such as training;
+        ``observe`` records the ATen operators the call dispatched (``Reply.operators``, see
+        :mod:`autograder.observed`).
         """
         message = {"op": "call", "fn": fn, "args": _to_wire(list(args)), "kwargs": _to_wire(kwargs),
-                   "device": self.device, "cotangent": cotangent, "seed": seed}
+                   "device": self.device, "cotangent": cotangent, "seed": seed, "observe": bool(observe)}
         return self._send(fn, message, args, kwargs, timeout)
 
     def call_method(self, obj: "RemoteObject", method: str, *args, cotangent=None, seed: int | None = None,
-                    timeout: float | None = None, **kwargs) -> Reply:
-        """Call ``obj.method(*args, **kwargs)`` where ``obj`` lives in the child (a module, say)."""
+                    timeout: float | None = None, observe: bool = False, **kwargs) -> Reply:
+        """Call ``obj.method(*args, **kwargs)`` where ``obj`` lives in the child (a module, say); same
+        keywords as :meth:`call`."""
         message = {"op": "call", "target": obj.handle, "method": method, "args": _to_wire(list(args)),
-                   "kwargs": _to_wire(kwargs), "device": self.device, "cotangent": cotangent, "seed": seed}
+                   "kwargs": _to_wire(kwargs), "device": self.device, "cotangent": cotangent, "seed": seed,
+                   "observe": bool(observe)}
         label = f"{obj.type_name}.{method}" if method != "__call__" else f"{obj.type_name}(...)"
         return self._send(label, message, args, kwargs, timeout)
 
@@ -307,7 +333,8 @@ class Student:
                                               str(s.get("type", ""))))
             grads = reply.get("input_grads")
             value = _from_wire(reply.get("result"), self)
-            return Reply(value, list(grads) if isinstance(grads, list) else None, states)
+            return Reply(value, list(grads) if isinstance(grads, list) else None, states,
+                         Reply.operators_from(reply.get("operators")))
         message = cap_text(reply.get("message", ""), getattr(self._session, "max_text", 1000))
         if status == "missing":
             raise StudentError(self._missing_message(fn))

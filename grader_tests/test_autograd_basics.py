@@ -37,8 +37,15 @@ Decisions documented here:
 * ``to_numpy``: a NumPy array stays in the sandbox and comes back as a handle; its type, dtype,
   shape and values are read there by a trusted expression.  On a GPU the array cannot share memory
   with ``x``; the sharing check runs for CPU tensors only.
-* The no-autograd tests (:func:`autograder.banned.find_banned`, AST only) award their points for a
-  by-hand implementation that also gives correct values on a basic input.
+* The no-autograd tests award their points for a by-hand implementation: the source must not name
+  automatic differentiation (:func:`autograder.banned.find_banned`, AST, the first line), the
+  function must give correct values on a basic input, and that call, observed in the sandbox, must
+  not run an autograd backward pass, forward-mode AD or one of PyTorch's derivative kernels
+  (:mod:`autograder.observed`): ``getattr(torch, "auto" + "grad")`` and ``torch.func`` reached
+  through ``getattr`` show there, and so does a derivative kernel reached through a computed name
+  or a ``grad_fn`` called directly (a ``grad_fn`` of plain arithmetic runs plain ``mul``: the AST
+  check bans ``grad_fn`` by name).  ``torch.sigmoid`` and ``torch.tanh`` stay allowed, as in the
+  source rules.
 """
 
 import math
@@ -49,6 +56,7 @@ import torch
 from autograder.banned import find_banned
 from autograder.compare import (assert_is_tensor, assert_same_shape, assert_scalar_close, assert_tensor_close,
                                 describe, first_mismatch, fmt_dtype, fmt_number, fmt_tensor)
+from autograder.observed import assert_no_banned_operators, autodiff, ban
 from autograder.seeded import SeededInputs
 from autograder.student import StudentError
 from autograder.sandbox.wire import Code
@@ -71,6 +79,7 @@ def _by_hand_banned(fn: str, formula: str) -> dict:
         "jacobian": why,
         "vjp": why,
         "jvp": why,
+        "grad_fn": why,
         "torch.ops": f"calling built-in kernels directly skips the exercise: write {fn} by hand ({formula}).",
         "sigmoid_backward": f"that is PyTorch's own derivative kernel: write {fn} by hand ({formula}).",
         "tanh_backward": f"that is PyTorch's own derivative kernel: write {fn} by hand ({formula}).",
@@ -85,8 +94,24 @@ MEAN_SQUARE_BANNED = _by_hand_banned("grad_of_mean_square", "6 * (x + 2) / x.num
 NUMERICAL_BANNED = {
     k: ("numerical_grad is the independent check of autograd: compute it from values of f only "
         "(central differences), without automatic differentiation.")
-    for k in ("torch.autograd", "backward", "torch.func", "functorch", "jacobian", "vjp", "jvp")
+    for k in ("torch.autograd", "backward", "torch.func", "functorch", "jacobian", "vjp", "jvp", "grad_fn")
 }
+
+
+def _by_hand_ops(fn: str, formula: str) -> dict:
+    """The ATen image of :func:`_by_hand_banned`: automatic differentiation, and the derivative kernels
+    (``sigmoid_backward``, ...) that ``torch.ops`` reaches."""
+    why = f"{fn} must be written by hand ({formula}), without automatic differentiation."
+    return {**autodiff(why),
+            **ban("PyTorch's own derivative kernel", f"write {fn} by hand ({formula}).", "*_backward",
+                  "*_backward_data")}
+
+
+RELU_OPS = _by_hand_ops("relu_grad", "1 where X > 0, 0 where X < 0")
+SIGMOID_OPS = _by_hand_ops("sigmoid_grad", "s * (1 - s) with s = sigmoid(X)")
+TANH_OPS = _by_hand_ops("tanh_grad", "1 - tanh(X) ** 2")
+MEAN_SQUARE_OPS = _by_hand_ops("grad_of_mean_square", "6 * (x + 2) / x.numel()")
+NUMERICAL_OPS = autodiff(NUMERICAL_BANNED["torch.autograd"])
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -142,13 +167,15 @@ def _check_unchanged(state, original, fn, name, hint):
     raise AssertionError(f"{fn} modified its input {name} in place{where}: {hint}")
 
 
-def _basic_call(student, fn, args, expected, what):
-    """The points of a ban test need a working function: correct values on a basic input."""
+def _basic_call(student, fn, args, expected, what, banned_ops):
+    """The points of a ban test need a working function: correct values on a basic input, from a call
+    that runs none of ``banned_ops`` (observed in the sandbox)."""
     try:
-        out = student.call(fn, *args).value
-        assert_tensor_close(out, expected, rtol=RTOL, atol=ATOL, what=what)
+        reply = student.call(fn, *args, observe=True)
+        assert_tensor_close(reply.value, expected, rtol=RTOL, atol=ATOL, what=what)
     except AssertionError as error:
         raise AssertionError(f"the points for writing {fn} by hand need a working {fn}: {error}") from None
+    assert_no_banned_operators(reply, fn, banned_ops)
 
 
 def _autograd_grad(fn, x: torch.Tensor) -> torch.Tensor:
@@ -544,11 +571,13 @@ class TestReluGrad:
 
     @pytest.mark.points(1)
     def test_written_by_hand(self, student):
-        """No automatic differentiation (AST check), and correct values on a basic input."""
+        """No automatic differentiation (AST check, then what a basic call ran), and correct values on a
+        basic input."""
         problems = find_banned(student.source, "relu_grad", RELU_BANNED)
         assert not problems, "\n".join(problems)
         X = torch.tensor([[-2.0, 0.5], [3.0, -0.25]])
-        _basic_call(student, "relu_grad", (X,), _reference_derivative(torch.relu, X), "relu_grad on a basic input")
+        _basic_call(student, "relu_grad", (X,), _reference_derivative(torch.relu, X), "relu_grad on a basic input",
+                    RELU_OPS)
 
 
 def _sigmoid_hint(out, X) -> str:
@@ -594,12 +623,13 @@ class TestSigmoidGrad:
 
     @pytest.mark.points(1)
     def test_written_by_hand(self, student):
-        """No automatic differentiation (AST check), and correct values on a basic input."""
+        """No automatic differentiation (AST check, then what a basic call ran), and correct values on a
+        basic input."""
         problems = find_banned(student.source, "sigmoid_grad", SIGMOID_BANNED)
         assert not problems, "\n".join(problems)
         X = torch.tensor([[-2.0, 0.5], [3.0, 0.0]])
         _basic_call(student, "sigmoid_grad", (X,), _reference_derivative(torch.sigmoid, X),
-                    "sigmoid_grad on a basic input")
+                    "sigmoid_grad on a basic input", SIGMOID_OPS)
 
 
 def _tanh_hint(out, X) -> str:
@@ -642,11 +672,13 @@ class TestTanhGrad:
 
     @pytest.mark.points(1)
     def test_written_by_hand(self, student):
-        """No automatic differentiation (AST check), and correct values on a basic input."""
+        """No automatic differentiation (AST check, then what a basic call ran), and correct values on a
+        basic input."""
         problems = find_banned(student.source, "tanh_grad", TANH_BANNED)
         assert not problems, "\n".join(problems)
         X = torch.tensor([[-2.0, 0.5], [3.0, 0.0]])
-        _basic_call(student, "tanh_grad", (X,), _reference_derivative(torch.tanh, X), "tanh_grad on a basic input")
+        _basic_call(student, "tanh_grad", (X,), _reference_derivative(torch.tanh, X), "tanh_grad on a basic input",
+                    TANH_OPS)
 
 
 # ============================================================================ grad_of_mean_square
@@ -697,12 +729,13 @@ class TestGradOfMeanSquare:
 
     @pytest.mark.points(1)
     def test_written_by_hand(self, student):
-        """No automatic differentiation (AST check), and correct values on a basic input."""
+        """No automatic differentiation (AST check, then what a basic call ran), and correct values on a
+        basic input."""
         problems = find_banned(student.source, "grad_of_mean_square", MEAN_SQUARE_BANNED)
         assert not problems, "\n".join(problems)
         x = torch.tensor([[1.0, -2.0], [0.5, 3.0]])
         _basic_call(student, "grad_of_mean_square", (x,), _autograd_grad(_mean_square, x),
-                    "grad_of_mean_square on a basic input")
+                    "grad_of_mean_square on a basic input", MEAN_SQUARE_OPS)
 
 
 # ============================================================================ numerical_grad
@@ -841,11 +874,13 @@ class TestNumericalGrad:
 
     @pytest.mark.points(1)
     def test_no_autograd(self, student):
-        """Only values of f are used, no automatic differentiation (AST check); correct on a basic input."""
+        """Only values of f are used, no automatic differentiation (AST check, then what a basic call
+        ran); correct on a basic input."""
         problems = find_banned(student.source, "numerical_grad", NUMERICAL_BANNED)
         assert not problems, "\n".join(problems)
         x = torch.tensor([1.0, -2.0, 0.5], dtype=torch.float64)
-        _basic_call(student, "numerical_grad", (Code(F_CUBE), x), 3 * x ** 2, "numerical_grad on a basic input")
+        _basic_call(student, "numerical_grad", (Code(F_CUBE), x), 3 * x ** 2, "numerical_grad on a basic input",
+                    NUMERICAL_OPS)
 
 
 # ============================================================================ rel_error

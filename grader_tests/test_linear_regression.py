@@ -48,7 +48,13 @@ Decisions documented here:
 * ``build_concise_model`` may return ``nn.Sequential(nn.Linear(d, 1))`` (the book's) or a bare
   ``nn.Linear(d, 1)``: its structure is read in the sandbox with ``student.eval``.
 * The no-shortcut tests award their points for a from-scratch implementation that also runs and
-  gives correct results, otherwise a stub would earn them.
+  gives correct results, otherwise a stub would earn them.  ``train``'s is also observed in the
+  sandbox (:mod:`autograder.observed`): its run must dispatch no ATen kernel of ``mse_loss`` or of
+  ``torch.linalg`` and run no optimizer step (``TRAIN_OPS``, the image of ``TRAIN_BANNED``:
+  ``torch.inverse``, ``pinverse`` and ``torch.linalg.*`` all run ``linalg_*``/``_linalg_*``
+  kernels; a ``torch.optim`` step runs plain ``add_`` on the CPU, but inside a profiler region
+  named ``Optimizer.step#...``).  ``nn.Linear`` and ``F.linear`` run ``addmm``, like a legitimate
+  ``torch.addmm``: for them the AST check is the only one.
 """
 
 import ast
@@ -60,6 +66,7 @@ from autograder.banned import find_banned
 from autograder.compare import (assert_device, assert_dtype, assert_finite, assert_is_tensor, assert_same_shape,
                                 assert_tensor_close, describe, fail_with_hint, fmt_number, fmt_shape,
                                 fmt_tensor)
+from autograder.observed import assert_no_banned_operators, ban
 from autograder.seeded import SeededInputs
 from autograder.student import RemoteObject
 
@@ -99,6 +106,12 @@ TRAIN_BANNED = {
     "pinverse": "train must learn w and b with minibatch SGD, not solve for them in closed form.",
     "inverse": "train must learn w and b with minibatch SGD, not solve for them in closed form.",
     "torch.inverse": "train must learn w and b with minibatch SGD, not solve for them in closed form.",
+}
+
+TRAIN_OPS = {
+    **ban("PyTorch's built-in MSE loss", TRAIN_BANNED["mse_loss"], "mse_loss*"),
+    **ban("a linear-algebra solver", TRAIN_BANNED["torch.linalg"], "linalg_*", "_linalg_*"),
+    **ban("a torch.optim optimizer", TRAIN_BANNED["torch.optim"], "<region Optimizer.*>"),
 }
 
 
@@ -705,15 +718,19 @@ def _train_what(fn, w, b, n, lr, num_epochs, batch_size) -> str:
             f"examples with true_w = {_fmt_list(w)}, true_b = {fmt_number(b)}")
 
 
-def _run_training(student, fn, w, b, n, lr, num_epochs, batch_size, offset, hint=""):
-    """Run a seeded training call; return (w_learned, b_learned, what) as float64 vectors."""
+def _run_training(student, fn, w, b, n, lr, num_epochs, batch_size, offset, hint="", banned_ops=None):
+    """Run a seeded training call; return (w_learned, b_learned, what) as float64 vectors.  With
+    ``banned_ops`` the call is observed and must run none of them."""
     features, labels = _regression_data(w, b, n, offset)
     what = _train_what(fn, w, b, n, lr, num_epochs, batch_size)
     try:
-        value = student.call(fn, features, labels, lr, num_epochs, batch_size, seed=SEED + offset,
-                             timeout=TRAIN_TIMEOUT).value
+        reply = student.call(fn, features, labels, lr, num_epochs, batch_size, seed=SEED + offset,
+                             timeout=TRAIN_TIMEOUT, observe=banned_ops is not None)
     except AssertionError as error:
         fail_with_hint(error, hint(str(error)) if callable(hint) else hint)
+    if banned_ops is not None:
+        assert_no_banned_operators(reply, fn, banned_ops)
+    value = reply.value
     if not isinstance(value, (tuple, list)) or len(value) != 2:
         raise AssertionError(f"{what} returned {describe(value)}, expected the pair (w, b): end with return w, b")
     w_out, b_out = value
@@ -847,7 +864,8 @@ class TestTrain:
     @pytest.mark.points(1)
     def test_from_scratch(self, student):
         """train uses the student's own linreg, squared_loss and sgd, and no library shortcut (torch.optim,
-        nn.Linear, nn.MSELoss, a closed-form solve) (AST check), and takes correct full-batch steps."""
+        nn.Linear, nn.MSELoss, a closed-form solve) (AST check, then the ATen operators its run dispatched),
+        and takes correct full-batch steps."""
         problems = find_banned(student.source, "train", TRAIN_BANNED)
         assert not problems, "\n".join(problems)
         used = _names_used(student.source, "train")
@@ -859,7 +877,8 @@ class TestTrain:
             raise AssertionError(f"train does not use your own {', '.join(missing)}: train is the from-scratch "
                                  "training loop built from your data_iter, linreg, squared_loss and sgd")
         n, lr, epochs = 100, 0.1, 2
-        w_out, b_out, what = _run_training(student, "train", FULL_W, FULL_B, n, lr, epochs, n, 1700)
+        w_out, b_out, what = _run_training(student, "train", FULL_W, FULL_B, n, lr, epochs, n, 1700,
+                                           banned_ops=TRAIN_OPS)
         expected = _full_batch_expected(FULL_W, FULL_B, n, lr, epochs, 1700, loss_scale=1.0)
         try:
             _check_full_batch(w_out, b_out, expected, what, TRAIN_ADVICE)

@@ -54,8 +54,15 @@ Decisions documented here:
   ``Flatten, Linear(d, h), ReLU, Linear(h, q)``, weights ~ N(0, 0.01^2) (biases free: the book keeps
   PyTorch's default), and its output against the reference forward pass computed with the
   module's own parameters.
-* The no-shortcut tests (:func:`autograder.banned.find_banned`, AST only) award their points for a
-  from-scratch implementation: the function must also run and give correct values on a basic input.
+* The no-shortcut tests award their points for a from-scratch implementation: the source must not
+  name a shortcut (:func:`autograder.banned.find_banned`, AST, the first line), the function must
+  run and give correct values on a basic input, and that call, observed in the sandbox, must not
+  dispatch a built-in activation kernel (:mod:`autograder.observed`; ``getattr(torch, "re" + "lu")``
+  and a computed ``torch.special.expit`` run ``aten.relu`` and ``aten.sigmoid``).  The ``*_OPS``
+  tables are the ATen image of the ``*_BANNED`` ones: the kernels of ``torch.relu/sigmoid/tanh`` and
+  of every activation in ``torch.nn``; ``torch.exp``, ``torch.where``, ``torch.maximum``, ``clamp``,
+  ``abs``, ``expm1``, ``logaddexp`` stay allowed.  In ``mlp_forward`` only the ReLU-like kernels are
+  banned (``torch.sigmoid`` and ``torch.tanh`` are not, in its source either).
 """
 
 import contextlib
@@ -67,6 +74,7 @@ import torch
 from autograder.banned import find_banned
 from autograder.compare import (assert_is_tensor, assert_same_shape, assert_tensor_close, describe, fail_with_hint,
                                 first_mismatch, fmt_dtype, fmt_number, fmt_shape, fmt_tensor)
+from autograder.observed import assert_no_banned_operators, ban
 from autograder.seeded import SeededInputs
 from autograder.student import StudentError
 from autograder.sandbox.wire import origin_device
@@ -112,6 +120,16 @@ MLP_FORWARD_BANNED = {
     "relu": "Tensor.relu is the built-in ReLU: use your own relu, as the book does.",
     "relu_": "Tensor.relu_ is the built-in ReLU: use your own relu, as the book does.",
 }
+# The kernels of the activations in torch.nn (F.relu6 and F.hardtanh run hardtanh, F.selu runs elu,
+# F.logsigmoid runs log_sigmoid_forward, F.prelu runs _prelu_kernel, ...); each can give max(x, 0).
+_RELU_LIKE_OPS = ("relu", "relu_", "threshold", "threshold_", "hardtanh", "hardtanh_", "leaky_relu", "leaky_relu_",
+                  "elu", "elu_", "celu", "celu_", "gelu", "gelu_", "silu", "silu_", "mish", "mish_", "softplus",
+                  "softshrink", "hardshrink", "hardsigmoid", "hardsigmoid_", "hardswish", "hardswish_",
+                  "log_sigmoid_forward", "rrelu_with_noise", "rrelu_with_noise_", "_prelu_kernel", "prelu", "glu")
+ACTIVATION_OPS = ban("PyTorch's built-in activation kernel", f"{_ELEMENTARY}.",
+                     *_RELU_LIKE_OPS, "sigmoid", "sigmoid_", "tanh", "tanh_")
+MLP_FORWARD_OPS = ban("PyTorch's built-in activation kernel", "build the network from tensor operations "
+                      "(X @ W1 + b1) and your own relu, as the book does.", *_RELU_LIKE_OPS)
 
 DETACHED_HINT = ("if the values pass their own test, a wrong gradient usually means part of the computation "
                  "is cut out of the autograd graph (.detach(), .data, .item(), .numpy(), torch.tensor(...) of "
@@ -306,11 +324,12 @@ def _check_no_builtin(student, reference, fn, offset):
     assert not problems, "\n".join(problems)
     X = _randn((3, 4), offset, scale=2.0)
     try:
-        out = student.call(fn, X).value
-        assert_tensor_close(out, getattr(reference, fn)(X.double()), rtol=RTOL, atol=ATOL,
+        reply = student.call(fn, X, observe=True)
+        assert_tensor_close(reply.value, getattr(reference, fn)(X.double()), rtol=RTOL, atol=ATOL,
                             what=_activation_what(fn, X) + " (a basic input)")
     except AssertionError as error:
         raise AssertionError(f"the points for writing {fn} yourself need a working {fn}: {error}") from None
+    assert_no_banned_operators(reply, fn, ACTIVATION_OPS)
 
 
 class TestRelu:
@@ -608,19 +627,20 @@ class TestMlpForward:
     @pytest.mark.points(1)
     def test_no_builtin_relu(self, student, reference):
         """mlp_forward uses your relu, not torch.relu / F.relu / nn.ReLU / Tensor.relu or anything from
-        torch.nn (AST check, following your helpers), and works."""
+        torch.nn (AST check, following your helpers, then the ATen operators a basic call ran), and works."""
         problems = find_banned(student.source, "mlp_forward", MLP_FORWARD_BANNED)
         assert not problems, "\n".join(problems)
         X, params = _forward_inputs(0, (3, 2, 2), 5, 3, 800)
         try:
-            out = _call_forward(student, reference, X, params).value
-            assert_tensor_close(out, reference.mlp_forward(X.double(), [p.double() for p in params]),
+            reply = _call_forward(student, reference, X, params, observe=True)
+            assert_tensor_close(reply.value, reference.mlp_forward(X.double(), [p.double() for p in params]),
                                 rtol=RTOL, atol=ATOL, what=_forward_what("a basic input", X, params))
         except AssertionError as error:
             hint = "" if RELU_BROKEN_HINT in str(error) or not _relu_broken(student, reference) else \
                 f" -- {RELU_BROKEN_HINT}"
             raise AssertionError(f"the points for a from-scratch mlp_forward need a working mlp_forward: "
                                  f"{error}{hint}") from None
+        assert_no_banned_operators(reply, "mlp_forward", MLP_FORWARD_OPS)
 
 
 # ============================================================================ init_mlp_params

@@ -332,7 +332,8 @@ class TestMySequential:
     @pytest.mark.points(1)
     def test_written_by_hand(self, student, reference):
         """MySequential is written from nn.Module, without nn.Sequential (AST check and the module
-        tree), and it works."""
+        tree), and it works.  (A container dispatches no ATen operator of its own, so observing the
+        call would show nothing: the module tree is the run-time check here.)"""
         problems = find_banned(student.source, "MySequential", {
             "nn.Sequential": "write the container yourself from nn.Module: keep the modules in order "
                              "(self._modules[str(idx)] = module) and loop over them in forward"})

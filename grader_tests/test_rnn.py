@@ -21,7 +21,9 @@ Decisions documented here:
 * ``perplexity`` returns a Python float, for a Python number or a 0-d tensor.
 * ``grad_clipping``: the generator case goes through ``student.eval`` (a generator cannot cross
   the wire); parameters' gradients may be scaled in place or replaced; the return value is not
-  graded.  The no-built-in test needs working values too, otherwise a stub would earn it.
+  graded.  The no-built-in test needs working values too, otherwise a stub would earn it, and its
+  call is observed (:mod:`autograder.observed`): ``CLIP_OPS`` bans the ``_foreach_*`` kernels that
+  ``clip_grad_norm_`` reached through a computed name runs.
 * ``count_ngrams``: keys are tuples of ``n`` tokens (1-tuples for ``n == 1``), counts Python ints;
   a dict with tuple keys stays in the sandbox and is read back with ``student.eval``.
 * ``train_char_rnn``: the corpus is sampled from a seeded SECOND-order Markov chain over 6 symbols,
@@ -57,6 +59,7 @@ import torch.nn.functional as F
 from autograder.banned import find_banned
 from autograder.compare import (assert_device, assert_dtype, assert_is_tensor, assert_same_shape, assert_scalar_close,
                                 assert_tensor_close, describe, fail_with_hint, first_mismatch, fmt_number, fmt_shape)
+from autograder.observed import assert_no_banned_operators, ban
 from autograder.seeded import SeededInputs
 
 SEED = 20_240_611
@@ -77,6 +80,10 @@ CLIP_BANNED = {
     "get_total_norm": "compute the global norm yourself: sqrt of the sum of (p.grad ** 2).sum().",
     "clip_grad_value_": "clip_grad_value_ clips each entry, not the global norm; write the clipping yourself.",
 }
+# The ATen image of CLIP_BANNED: torch.nn.utils' clipping runs the multi-tensor _foreach_* kernels (unless
+# told foreach=False: then it runs the same linalg_vector_norm and mul_ as a by-hand answer, unseen here).
+CLIP_OPS = ban("the multi-tensor kernels of torch.nn.utils' clipping", CLIP_BANNED["clip_grad_norm_"],
+               "_foreach_*")
 
 DETACHED_HINT = ("if the values pass their own test, a wrong or missing gradient usually means part of the "
                  "computation is cut out of the autograd graph (.detach(), .data, .item(), .numpy(), "
@@ -805,17 +812,19 @@ class TestGradClipping:
 
     @pytest.mark.points(1)
     def test_written_by_hand(self, student, device):
-        """No torch.nn.utils.clip_grad_norm_ (AST check), and correct clipping of a basic case."""
+        """No torch.nn.utils.clip_grad_norm_ (AST check, then the ATen operators the call ran), and correct
+        clipping of a basic case."""
         problems = find_banned(student.source, "grad_clipping", CLIP_BANNED)
         assert not problems, "\n".join(problems)
         params, theta = _clip_params(640, scale=2.0), 3.0
-        reply = _call(student, "grad_clipping", params, theta)
+        reply = _call(student, "grad_clipping", params, theta, observe=True)
         try:
             _check_clipped([s.grad for s in reply.args_after], params, theta,
                            f"grad_clipping(params, theta={fmt_number(theta)})", device)
         except AssertionError as error:
             raise AssertionError(f"the point for clipping written by hand needs a working grad_clipping: "
                                  f"{error}") from None
+        assert_no_banned_operators(reply, "grad_clipping", CLIP_OPS)
 
 
 # ============================================================================ train_char_rnn

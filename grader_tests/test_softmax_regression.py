@@ -22,9 +22,14 @@ Decisions documented here:
 * ``sgd`` may leave ``p.grad`` either zeroed in place (``p.grad.zero_()``, as in the book) or set to
   ``None`` (as ``optimizer.zero_grad(set_to_none=True)`` does): both stop gradients accumulating
   across minibatches, so both pass.
-* The no-shortcut tests (:func:`autograder.banned.find_banned`, AST only) award their points for a
-  from-scratch implementation: the function must also run and give correct values on a basic input,
-  otherwise a stub or ``return X`` would earn them.
+* The no-shortcut tests award their points for a from-scratch implementation: the source must not
+  name a shortcut (:func:`autograder.banned.find_banned`, AST, the first line), the function must
+  run and give correct values on a basic input (otherwise a stub or ``return X`` would earn them),
+  and that call, observed in the sandbox, must not dispatch a banned ATen operator
+  (:mod:`autograder.observed`: ``F.softmin(-X)``, ``Categorical(logits=X).probs`` and
+  ``getattr(torch, "soft" + "max")`` all run ``aten._softmax``).  The ``*_OPS`` tables are the
+  ATen image of the ``*_BANNED`` ones: the kernels those names run and a from-scratch answer does
+  not (``torch.logsumexp``, ``gather``, ``torch.exp`` stay allowed).
 * ``softmax_ce_grad`` must be finite for logits up to 1e4 (its contract); the suite first had no such
   test, so a by-hand gradient whose softmax overflows kept full marks (found with the corpus,
   tests/corpus/softmax_regression.py).  Its expected value is ``(softmax - one_hot) / n`` in float64,
@@ -46,6 +51,7 @@ from autograder.banned import find_banned
 from autograder.compare import (assert_finite, assert_is_tensor, assert_same_shape, assert_scalar_close,
                                 assert_tensor_close, describe, fail_with_hint, first_mismatch, fmt_number,
                                 fmt_shape, fmt_tensor)
+from autograder.observed import assert_no_banned_operators, autodiff, ban
 from autograder.seeded import SeededInputs
 from autograder.student import RemoteObject
 
@@ -91,6 +97,25 @@ BY_HAND_BANNED = {
     "functorch": "softmax_ce_grad must be derived by hand, without functorch transforms.",
     "jacobian": "softmax_ce_grad must be derived by hand, without automatic differentiation.",
     "vjp": "softmax_ce_grad must be derived by hand, without automatic differentiation.",
+    "grad_fn": "softmax_ce_grad must be derived by hand, without automatic differentiation.",
+}
+
+_WRITE_SOFTMAX = "write it yourself from exp and sum."
+SOFTMAX_OPS = {
+    **ban("PyTorch's built-in softmax kernel", _WRITE_SOFTMAX, "_softmax", "_log_softmax", "_masked_softmax",
+          "_safe_softmax", "_sparse_softmax", "_sparse_log_softmax", "softmax", "log_softmax"),
+    **ban("a fused attention kernel (it computes a softmax inside)", _WRITE_SOFTMAX,
+          "_scaled_dot_product_*", "_flash_attention_*", "_efficient_attention_*"),
+}
+CROSS_ENTROPY_OPS = {
+    **ban("PyTorch's built-in negative log-likelihood loss", "pick each row's target probability and take "
+          "-log yourself.", "nll_loss*", "cross_entropy_loss"),
+    **ban("PyTorch's built-in log-softmax kernel", CROSS_ENTROPY_BANNED["log_softmax"], "_log_softmax",
+          "log_softmax"),
+}
+BY_HAND_OPS = {
+    **autodiff(BY_HAND_BANNED["torch.autograd"]),
+    **ban("PyTorch's own derivative kernel", BY_HAND_BANNED["torch.autograd"], "*_backward", "*_backward_data"),
 }
 
 DETACHED_HINT = ("if the values pass their own test, a wrong gradient usually means part of the computation "
@@ -198,13 +223,15 @@ def _ce_grad_broadcast_hint(message: str, logits, y) -> str:
 
 
 def _call_basic(student, reference, fn, *args):
-    """Run ``fn`` once on a basic CPU input and check it against the reference (no-shortcut tests)."""
-    out = _call(student, fn, *args).value
+    """Run ``fn`` once, observed, on a basic CPU input and check it against the reference (no-shortcut
+    tests); returns the reply, whose ``operators`` say what ran."""
+    reply = _call(student, fn, *args, observe=True)
     expected = getattr(reference, fn)(*[a.double() if a.is_floating_point() else a for a in args])
     try:
-        assert_tensor_close(out, expected, rtol=RTOL, atol=ATOL, what=f"{fn} on a basic input")
+        assert_tensor_close(reply.value, expected, rtol=RTOL, atol=ATOL, what=f"{fn} on a basic input")
     except AssertionError as error:
         raise AssertionError(f"the points for writing {fn} from scratch need a working {fn}: {error}") from None
+    return reply
 
 
 # ============================================================================ softmax
@@ -289,10 +316,12 @@ class TestSoftmax:
 
     @pytest.mark.points(1)
     def test_no_builtin_softmax(self, student, reference):
-        """softmax is written from exp and sum, not with a built-in softmax (AST check)."""
+        """softmax is written from exp and sum, not with a built-in softmax (AST check, then the ATen
+        operators a basic call ran)."""
         problems = find_banned(student.source, "softmax", SOFTMAX_BANNED)
         assert not problems, "\n".join(problems)
-        _call_basic(student, reference, "softmax", _randn((3, 4), 500))
+        reply = _call_basic(student, reference, "softmax", _randn((3, 4), 500))
+        assert_no_banned_operators(reply, "softmax", SOFTMAX_OPS)
 
 
 # ============================================================================ cross_entropy
@@ -394,12 +423,14 @@ class TestCrossEntropy:
 
     @pytest.mark.points(1)
     def test_no_builtin_loss(self, student, reference):
-        """cross_entropy picks the target probabilities itself, without a built-in loss (AST check)."""
+        """cross_entropy picks the target probabilities itself, without a built-in loss (AST check, then
+        the ATen operators a basic call ran)."""
         problems = find_banned(student.source, "cross_entropy", CROSS_ENTROPY_BANNED)
         assert not problems, "\n".join(problems)
-        _call_basic(student, reference, "cross_entropy",
-                    _probs(_randn((3, 4), 900, dtype=torch.float64), torch.float32),
-                    torch.tensor([3, 1, 0], dtype=torch.int64))
+        reply = _call_basic(student, reference, "cross_entropy",
+                            _probs(_randn((3, 4), 900, dtype=torch.float64), torch.float32),
+                            torch.tensor([3, 1, 0], dtype=torch.int64))
+        assert_no_banned_operators(reply, "cross_entropy", CROSS_ENTROPY_OPS)
 
 
 # ============================================================================ accuracy
@@ -643,12 +674,13 @@ class TestSoftmaxCeGrad:
     @pytest.mark.points(2)
     def test_written_by_hand(self, student, reference):
         """softmax_ce_grad uses no automatic differentiation (torch.autograd, .backward, torch.func)
-        (AST check) and gives correct values."""
+        (AST check, then what a basic call ran) and gives correct values."""
         problems = find_banned(student.source, "softmax_ce_grad", BY_HAND_BANNED)
         assert not problems, "\n".join(problems)
         logits = _randn((3, 4), 1500)
         y = torch.tensor([3, 1, 0], dtype=torch.int64)
-        out = _call(student, "softmax_ce_grad", logits, y).value
+        reply = _call(student, "softmax_ce_grad", logits, y, observe=True)
+        out = reply.value
         expected = _reference_ce_grad(reference, logits, y)
         try:
             assert_tensor_close(out, expected, rtol=RTOL, atol=ATOL, what="softmax_ce_grad on a basic input",
@@ -656,6 +688,7 @@ class TestSoftmaxCeGrad:
         except AssertionError as error:
             raise AssertionError("the points for a by-hand softmax_ce_grad need a working softmax_ce_grad: "
                                  f"{error}") from None
+        assert_no_banned_operators(reply, "softmax_ce_grad", BY_HAND_OPS)
 
 
 # ============================================================================ build_concise_model

@@ -205,3 +205,14 @@ def test_many_uses_are_capped():
     source = "def softmax(X):\n" + "".join(f"    X.f{i}()\n" for i in range(40)) + "    return X\n"
     messages = find_banned(source, "softmax", banned)
     assert len(messages) == 21 and messages[-1] == "... and 20 more banned names"
+
+
+@pytest.mark.parametrize("body", [
+    "import torch.nn.functional as F\ndef softmax(X):\n    return F.softmin(-X, 1)\n",
+    "import torch\ndef softmax(X):\n    return torch.distributions.Categorical(logits=X).probs\n",
+    "import torch\ndef softmax(X):\n    return getattr(torch, 'soft' + 'max')(X, 1)\n",
+])
+def test_what_the_source_cannot_show(body):
+    """The AST check is the first line only: these run the built-in softmax kernel without naming it.
+    The hidden suites also observe what ran (autograder/observed.py, tests/test_observed.py)."""
+    assert uses(body) == []

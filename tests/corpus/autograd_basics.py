@@ -271,6 +271,27 @@ WRONG = {
 ''', ["Python lists"]),
     },
     "grad_of_mean_square": {
+        # Automatic differentiation reached through names the AST check cannot see (observed in the sandbox):
+        # the backward of pow and mean runs plain mul and div, only the backward pass itself shows.
+        "autograd_through_getattr": ('''def grad_of_mean_square(x):
+    x = x.detach().clone().requires_grad_()
+    (g,) = getattr(torch, "auto" + "grad").grad((3 * (x + 2) ** 2).mean(), x)
+    return g
+''', ["ran an autograd backward pass", "6 * (x + 2) / x.numel()"]),
+        "backward_through_getattr": ('''def grad_of_mean_square(x):
+    x = x.detach().clone().requires_grad_()
+    getattr((3 * (x + 2) ** 2).mean(), "back" + "ward")()
+    return x.grad
+''', ["ran an autograd backward pass"]),
+        "grad_fn_called_directly": ('''def grad_of_mean_square(x):
+    z = x.detach().clone().requires_grad_()
+    node, g = (3 * (z + 2) ** 2).mean().grad_fn, torch.ones((), dtype=x.dtype)
+    while node is not None and node.next_functions:
+        g = node(g)
+        g = g[0] if isinstance(g, tuple) else g
+        node = node.next_functions[0][0]
+    return g
+''', ["grad_fn", "by hand"]),
         "gradient_of_sum": ('''def grad_of_mean_square(x):
     return 6 * (x + 2)
 ''', ["gradient of the SUM", "x.numel()"]),
@@ -291,6 +312,10 @@ WRONG = {
 ''', ["modified its input x"]),
     },
     "relu_grad": {
+        "derivative_kernel_through_getattr": ('''def relu_grad(X):
+    aten = getattr(getattr(torch, "op" + "s"), "aten")
+    return getattr(aten, "threshold_" + "backward")(torch.ones_like(X), X, 0)
+''', ["aten.threshold_backward", "by hand"]),
         "booleans": ('''def relu_grad(X):
     return X > 0
 ''', ["booleans"]),
@@ -312,6 +337,10 @@ WRONG = {
 ''', ["by hand"]),
     },
     "sigmoid_grad": {
+        "func_grad_through_getattr": ('''def sigmoid_grad(X):
+    grad = getattr(torch, "fu" + "nc").grad
+    return torch.vmap(grad(torch.sigmoid))(X.reshape(-1)).reshape(X.shape)
+''', ["ran an autograd backward pass", "s * (1 - s)"]),
         "naive_exp": ('''def sigmoid_grad(X):
     e = torch.exp(-X)
     return e / (1 + e) ** 2
@@ -330,6 +359,10 @@ WRONG = {
 ''', ["by hand", "torch.autograd"]),
     },
     "tanh_grad": {
+        "jvp_through_getattr": ('''def tanh_grad(X):
+    jvp = getattr(getattr(torch, "fu" + "nc"), "j" + "vp")
+    return jvp(torch.tanh, (X,), (torch.ones_like(X),))[1]
+''', ["forward-mode automatic differentiation"]),
         "no_square": ('''def tanh_grad(X):
     return 1 - torch.tanh(X)
 ''', ["square tanh"]),
@@ -345,6 +378,10 @@ WRONG = {
 ''', ["by hand"]),
     },
     "numerical_grad": {
+        "autograd_through_getattr": ('''def numerical_grad(f, x, eps=1e-6):
+    z = x.detach().clone().requires_grad_()
+    return getattr(torch, "auto" + "grad").grad(f(z), z)[0]
+''', ["ran an autograd backward pass", "central differences"]),
         "forward_difference": ('''def numerical_grad(f, x, eps=1e-6):
     grad = torch.zeros_like(x)
     xf, gf = x.view(-1), grad.view(-1)

@@ -380,6 +380,34 @@ def sgd(params, lr, batch_size):
 ''', ["None"]),
     },
     "train": {
+        "optimizer_through_getattr": ('''
+def train(features, labels, lr, num_epochs, batch_size):
+    w = torch.normal(0, 0.01, size=(features.shape[1], 1), dtype=features.dtype, device=features.device,
+                     requires_grad=True)
+    b = torch.zeros(1, dtype=features.dtype, device=features.device, requires_grad=True)
+    opt = getattr(torch, "op" + "tim").SGD([w, b], lr=lr)
+    for epoch in range(num_epochs):
+        for X, y in data_iter(batch_size, features, labels):
+            l = squared_loss(linreg(X, w, b), y)
+            opt.zero_grad()
+            (l.sum() / batch_size).backward()
+            opt.step()
+    assert sgd  # names sgd, for the check that train uses it
+    return w, b
+''', ["a torch.optim optimizer", "your own sgd"]),
+        "closed_form_through_getattr": ('''
+def train(features, labels, lr, num_epochs, batch_size):
+    """Least squares solved in closed form through computed names; linreg, squared_loss and sgd only
+    make an appearance."""
+    ones = torch.ones(len(features), 1, dtype=features.dtype, device=features.device)
+    solve = getattr(getattr(torch, "lin" + "alg"), "lst" + "sq")
+    solution = solve(torch.cat([features, ones], 1), labels).solution
+    w = solution[:-1].clone().requires_grad_()
+    b = solution[-1:].reshape(1).clone().requires_grad_()
+    squared_loss(linreg(features, w, b), labels).sum().backward()
+    sgd([w, b], 0.0, batch_size)
+    return w, b
+''', ["aten.linalg_lstsq", "closed form"]),
         "mean_loss_twice_averaged": ('''
 def train(features, labels, lr, num_epochs, batch_size):
     w = torch.normal(0, 0.01, size=(features.shape[1], 1), device=features.device, requires_grad=True)

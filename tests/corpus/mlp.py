@@ -216,6 +216,13 @@ CORRECT = {
 
 WRONG = {
     "relu": {
+        # Built-in activation kernels reached through names the AST check cannot see (observed in the sandbox).
+        "computed_name": ('''def relu(X):
+    return getattr(torch, "re" + "lu")(X)
+''', ["aten.relu", "elementary tensor operations"]),
+        "hardtanh_through_computed_nn": ('''def relu(X):
+    return getattr(torch, "n" + "n").functional.hardtanh(X, 0.0, float("inf"))
+''', ["aten.hardtanh"]),
         "in_place": ('''def relu(X):
     X[X < 0] = 0
     return X
@@ -236,6 +243,9 @@ WRONG = {
 ''', ["gradient"]),
     },
     "sigmoid": {
+        "expit_computed_name": ('''def sigmoid(X):
+    return getattr(torch.special, "ex" + "pit")(X)
+''', ["aten.sigmoid", "reached through some other name"]),
         "exp_ratio": ('''def sigmoid(X):
     return torch.exp(X) / (1 + torch.exp(X))
 ''', ["NaN", "overflow"]),
@@ -253,6 +263,9 @@ WRONG = {
 ''', ["torch.sigmoid"]),
     },
     "tanh": {
+        "computed_method": ('''def tanh(X):
+    return getattr(X, "ta" + "nh")()
+''', ["aten.tanh"]),
         "naive": ('''def tanh(X):
     return (torch.exp(X) - torch.exp(-X)) / (torch.exp(X) + torch.exp(-X))
 ''', ["NaN", "overflow"]),
@@ -271,6 +284,11 @@ WRONG = {
 ''', ["float32 precision"]),
     },
     "mlp_forward": {
+        "computed_relu": ('''def mlp_forward(X, params):
+    W1, b1, W2, b2 = params
+    H = getattr(torch, "re" + "lu")(X.reshape(X.shape[0], -1) @ W1 + b1)
+    return H @ W2 + b2
+''', ["aten.relu", "your own relu"]),
         "hard_coded_784": ('''def mlp_forward(X, params):
     W1, b1, W2, b2 = params
     X = X.reshape((-1, 784))

@@ -353,6 +353,12 @@ CLIP_BUILTIN = '''def grad_clipping(params, theta):
     torch.nn.utils.clip_grad_norm_(list(params), theta)
 '''
 
+# The built-in reached through computed names: the AST check cannot see it, the observed call can.
+CLIP_BUILTIN_COMPUTED = '''def grad_clipping(params, theta):
+    utils = getattr(torch.nn, "ut" + "ils")
+    getattr(utils, "clip_grad_" + "norm_")([p for p in params if p.grad is not None], theta)
+'''
+
 CLIP_NONE_CRASH = '''def grad_clipping(params, theta):
     params = list(params)
     norm = torch.sqrt(sum(torch.sum(p.grad ** 2) for p in params))
@@ -632,6 +638,7 @@ WRONG = {
         "always_scales": (CLIP_ALWAYS, ["never scale up"]),
         "per_parameter": (CLIP_PER_PARAMETER, ["global norm"]),
         "builtin": (CLIP_BUILTIN, ["clip_grad_norm_"]),
+        "builtin_through_getattr": (CLIP_BUILTIN_COMPUTED, ["aten._foreach_norm", "write the clipping yourself"]),
         "no_none_check": (CLIP_NONE_CRASH, ["None"]),
     },
     "train_char_rnn": {

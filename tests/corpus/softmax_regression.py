@@ -271,6 +271,26 @@ def train_concise(net, X, y, lr, num_epochs, batch_size):
 
 WRONG = {
     "softmax": {
+        # The built-in softmax kernel reached through names the AST check cannot see (observed in the sandbox).
+        "softmin_of_negated_logits": ('''
+import torch.nn.functional as F
+
+def softmax(X):
+    return F.softmin(-X, dim=1)
+''', ["aten._softmax", "reached through some other name", "exp and sum"]),
+        "categorical_probs": ('''
+def softmax(X):
+    return torch.distributions.Categorical(logits=X).probs
+''', ["aten._softmax", "reached through some other name"]),
+        "computed_name": ('''
+def softmax(X):
+    return getattr(torch, "soft" + "max")(X, 1)
+''', ["built-in softmax kernel (aten._softmax)"]),
+        "attention_with_identity_keys": ('''
+def softmax(X):
+    eye = torch.eye(X.shape[1], dtype=X.dtype, device=X.device)
+    return torch.nn.functional.scaled_dot_product_attention(X[None], eye[None], eye[None], scale=1.0)[0]
+''', ["reached through some other name", "exp and sum"]),
         "book_overflow": ('''
 def softmax(X):
     X_exp = torch.exp(X)
@@ -336,6 +356,17 @@ def softmax(X):
 ''', ["not connected"]),
     },
     "cross_entropy": {
+        "nll_loss_through_getattr": ('''
+import torch.nn.functional as F
+
+def cross_entropy(y_hat, y):
+    return getattr(F, "nll" + "_loss")(torch.log(y_hat), y, reduction="none")
+''', ["aten.nll_loss_forward", "take -log yourself"]),
+        "log_softmax_through_getattr": ('''
+def cross_entropy(y_hat, y):
+    log_p = getattr(torch, "log_" + "softmax")(torch.log(y_hat), 1)
+    return -log_p[range(len(y)), y]
+''', ["aten._log_softmax", "not logits"]),
         "columns_of_all_labels": ('''
 def cross_entropy(y_hat, y):
     return -torch.log(y_hat[:, y])
@@ -471,6 +502,13 @@ def sgd(params, lr, batch_size):
 ''', ["did not change", "only after using it"]),
     },
     "softmax_ce_grad": {
+        "autograd_through_getattr": ('''
+def softmax_ce_grad(logits, y):
+    z = logits.detach().clone().requires_grad_()
+    loss = cross_entropy(softmax(z), y).mean()
+    (g,) = getattr(torch, "auto" + "grad").grad(loss, z)
+    return g
+''', ["ran an autograd backward pass", "by hand"]),
         "gradient_of_the_sum": ('''
 def softmax_ce_grad(logits, y):
     p = torch.exp(logits - logits.max(1, keepdim=True).values)
