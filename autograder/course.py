@@ -75,15 +75,31 @@ c.Autograde.autograde_preprocessors = [
 ]
 c.SandboxScorer.kit_root = _KIT_ROOT
 
+# nbgrader's own clean-up of the submitted notebook, plus the kit's: autograded/ (what the
+# formgrader renders, and what feedback is made from) holds nothing active from the student's
+# notebook (raw HTML, javascript: links, raw cells, attachments).
+c.Autograde.sanitize_preprocessors = [
+    "nbgrader.preprocessors.ClearOutput",
+    "nbgrader.preprocessors.DeduplicateIds",
+    "nbgrader.preprocessors.OverwriteKernelspec",
+    "nbgrader.preprocessors.OverwriteCells",
+    "nbgrader.preprocessors.CheckCellMetadata",
+    "autograder.feedback_safety.SanitizeStudentContent",
+]
+
 # A deleted self-check cell is put back (otherwise it "needs manual grading" forever).
 c.OverwriteCells.add_missing_cells = True
 
-# Feedback never shows hidden test regions.
+# Feedback never shows hidden test regions, nor anything active from the student's notebook.
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
     "nbgrader.preprocessors.ClearHiddenTests",
+    "autograder.feedback_safety.SanitizeStudentContent",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
+# Every HTML page rendered with this config (the formgrader's too, when it reads this file)
+# sanitizes again: notebooks autograded before the kit did so are rendered safely as well.
+c.HTMLExporter.preprocessors = ["autograder.feedback_safety.SanitizeStudentContent"]
 '''
 
 
