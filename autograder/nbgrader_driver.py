@@ -33,7 +33,6 @@ from autograder.notebook import NotebookError, d2l_meta, load_assignment, read_n
 from autograder.paths import CoursePaths, KitPaths
 
 PLACEHOLDER_DIR = ".d2l_placeholders"   # in the course root, next to submitted/
-_GLOB_CHARS = set("*?[]")
 
 _nbgrader_log = logging.getLogger("autograder.nbgrader.quiet")
 _nbgrader_log.propagate = False        # nbgrader's chatter goes to capture_log's buffer only
@@ -156,18 +155,40 @@ def list_submissions(course: CoursePaths, assignment: str) -> dict[str, list[Pat
     return out
 
 
+# Web content a browser would run: nbgrader copies a submission's other files into autograded/,
+# and the formgrader serves them from the instructor's Jupyter origin.
+ACTIVE_SUFFIXES = {".html", ".htm", ".xhtml", ".shtml", ".mht", ".mhtml", ".svg", ".svgz", ".xml", ".xsl",
+                   ".xslt", ".js", ".mjs", ".swf"}
+MAX_SUBMISSION_FILES = 200
+
+
 def _refusal_reason(course: CoursePaths, assignment: str, student: str) -> str | None:
     """Why nbgrader must not be given this submission folder as it is (None: it may)."""
     folder = course.submitted(student, assignment)
     link = scorer.linked_part(course, student, assignment)
     if link is not None and link != f"{assignment}.ipynb":
         return f"{link} is a link, which is not accepted"
-    links = [p for p in folder.rglob("*") if p.is_symlink()]
+    files = []
+    for path in folder.rglob("*"):
+        files.append(path)
+        if len(files) > MAX_SUBMISSION_FILES:
+            return f"your submission holds more than {MAX_SUBMISSION_FILES} files; submit the notebook alone"
+    links = [p for p in files if p.is_symlink()]
     if links:
         # nbgrader copies a submission's other files into autograded/ and feedback/, following
         # links: a link to a file of the grader would be handed back to the student.
         names = ", ".join(str(p.relative_to(folder)) for p in links[:5])
         return f"your submission contains links ({names}), which are not accepted"
+    active = [p for p in files if p.suffix.lower() in ACTIVE_SUFFIXES]
+    if active:
+        names = ", ".join(str(p.relative_to(folder)) for p in active[:5])
+        return f"your submission contains web pages or scripts ({names}), which are not accepted"
+    notebook = scorer.submitted_notebook(course, student, assignment)
+    if notebook.is_file():
+        try:
+            read_notebook(notebook)  # over a limit: nbgrader would spend minutes opening it
+        except NotebookError as exc:
+            return str(exc)
     return None
 
 
@@ -288,8 +309,10 @@ def _short_reason(course: CoursePaths, assignment: str, student: str, nbgrader_e
 # --------------------------------------------------------------------------------------------
 
 def _valid_student_id(student: str) -> bool:
-    return bool(student) and not (_GLOB_CHARS & set(student)) and "/" not in student \
-        and student not in (".", "..")
+    """Letters, digits and ``. _ @ + -`` only: nbgrader globs with ids (``* ? [ ]``), builds paths
+    from them, and the formgrader shows them unescaped in its pages."""
+    return bool(student) and len(student) <= 100 and student not in (".", "..") \
+        and all(ch.isalnum() or ch in "._@+-" for ch in student)
 
 
 def kit_of(course: CoursePaths) -> KitPaths:
@@ -324,7 +347,8 @@ def _autograde_one(api, course: CoursePaths, kit: KitPaths, assignment: str,
                    student: str) -> tuple[bool, str]:
     from nbgrader.utils import temp_attrs
     if not _valid_student_id(student):
-        return False, f"student id {student!r} has characters nbgrader cannot handle (* ? [ ] /)"
+        return False, (f"student id {student[:100]!r} is not accepted: use letters, digits and . _ @ + - "
+                       "only (rename the folder in submitted/)")
     if not course.submitted(student, assignment).is_dir():
         return False, f"no submission folder {course.submitted(student, assignment)}"
     key = (assignment, student)
@@ -392,7 +416,8 @@ def generate_feedback(course: CoursePaths, assignment: str, students=None) -> di
     with nbgrader_api(course) as api:
         for student in students:
             if not _valid_student_id(student):
-                out[student] = (False, f"student id {student!r} has characters nbgrader cannot handle")
+                out[student] = (False, f"student id {student[:100]!r} is not accepted: use letters, digits "
+                                       "and . _ @ + - only")
                 continue
             result = api.generate_feedback(assignment, student, force=True)
             html = course.feedback(student, assignment) / f"{assignment}.html"

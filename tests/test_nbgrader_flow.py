@@ -371,3 +371,26 @@ def test_grade_cell_outputs_partial_zero_and_capped():
     score, cell = recorded(None, 3)                            # no result at all
     assert score == 0 and "not graded" in "\n".join(cell.outputs[0].traceback)
     assert recorded(_entry(0.0, 0.0), 0)[0] == 0.0             # a 0-point cell is still explicit
+
+
+def test_web_pages_in_a_submission_never_reach_autograded(course, kit):
+    """nbgrader copies a submission's other files into autograded/, which the formgrader serves
+    from the instructor's Jupyter origin: an .html or .svg there is a stored XSS."""
+    payload = "<script>document.title='pwned'</script>"
+    submit(course, "pages", answered(course), files=[("evil.html", payload), ("logo.svg", f"<svg>{payload}</svg>"),
+                                                      ("notes.txt", "fine")])
+    _results, recorded = D.grade_and_record(course, A, kit=kit, grade=fake_grade)
+    ok, text = recorded["pages"]
+    assert ok and "web pages or scripts (evil.html, logo.svg)" in text
+    assert gradebook_scores(course, "pages") == {"check_double": 3.0, "check_inc": 1.0}
+    for p in course.autograded("pages", A).rglob("*"):
+        assert p.suffix not in (".html", ".svg") and (p.is_dir() or payload not in p.read_text(errors="replace")), p
+
+
+@pytest.mark.parametrize("student", ["mallory<img src=x onerror=alert(1)>", "a b", "x*", "quote\"d"])
+def test_student_ids_with_markup_or_glob_characters_are_refused(course, kit, student):
+    submit(course, student, answered(course))
+    _results, recorded = D.grade_and_record(course, A, kit=kit, grade=fake_grade)
+    ok, text = recorded[student]
+    assert not ok and "use letters, digits and . _ @ + - only" in text
+    assert not course.autograded(student, A).exists()
