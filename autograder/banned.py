@@ -51,6 +51,7 @@ __all__ = ["find_banned", "MAX_SOURCE_CHARS", "MAX_MESSAGES", "CONVENTIONAL_ALIA
 MAX_SOURCE_CHARS = 1_000_000
 MAX_MESSAGES = 20
 MAX_EVAL_DEPTH = 3
+MAX_STAR_IMPORTS = 16
 _MAX_LINKS = 64
 
 CONVENTIONAL_ALIASES = {
@@ -104,6 +105,9 @@ def _find_banned(source, function_name, banned) -> list[str]:
     if not keys:
         return []
     analysis = _Analysis(tree, keys, function_name)
+    if len(analysis.star_modules) > MAX_STAR_IMPORTS:
+        return [_cannot(function_name, f"the code has more than {MAX_STAR_IMPORTS} `from ... import *` lines; "
+                                       "import the names you use instead")]
     # A StudentSource (answer cells joined) names lines per cell: "line 3 of cell softmax".
     analysis.line_name = getattr(source, "cell_line", lambda line: f"line {line}")
     return analysis.run()
@@ -158,6 +162,11 @@ class _Analysis:
         self.aliases: dict[str, set[tuple]] = {}
         self.star_modules: list[tuple] = []
         self.found: dict[str, list] = {}
+        # Each node's chain is computed once and each node scanned once, so that the analysis
+        # stays linear in the source however deeply references or bindings nest.
+        self._chains: dict[int, tuple[ast.AST, object]] = {}
+        self._walked: set[int] = set()
+        self._alive: list[ast.AST] = []  # keeps walked nodes (of eval'd strings too) alive: ids stay unique
         self._collect_module_level()
         self._collect_aliases()
 
@@ -234,7 +243,8 @@ class _Analysis:
                 base = tuple(node.module.split("."))
                 for alias in node.names:
                     if alias.name == "*":
-                        self.star_modules.append(base)
+                        if base not in self.star_modules:
+                            self.star_modules.append(base)
                     else:
                         self._alias(alias.asname or alias.name, base + (alias.name,))
             elif isinstance(node, ast.Assign):
@@ -242,6 +252,8 @@ class _Analysis:
                     assigns.append((target, node.value))
             elif isinstance(node, (ast.AnnAssign, ast.NamedExpr)) and node.value is not None:
                 assigns.append((node.target, node.value))
+        if len(self.star_modules) > MAX_STAR_IMPORTS:
+            return  # _find_banned refuses this source; resolving against them all is quadratic
         for _ in range(10):
             changed = False
             for target, value in assigns:
@@ -273,7 +285,15 @@ class _Analysis:
     def _chain(self, node):
         """The reference ``node`` spells (``torch.nn.functional.softmax``, ``getattr(torch, "x")``,
         ``torch.__dict__["x"]``, ...), or None when it is not a plain reference.  Walks down the
-        links iteratively, at most :data:`_MAX_LINKS` of them."""
+        links iteratively, at most :data:`_MAX_LINKS` of them; remembered per node."""
+        cached = self._chains.get(id(node))
+        if cached is not None and cached[0] is node:
+            return cached[1]
+        result = self._compute_chain(node)
+        self._chains[id(node)] = (node, result)
+        return result
+
+    def _compute_chain(self, node):
         segments: list[str] = []  # innermost last
         inner: list[int] = []     # the direct children that belong to this chain
         current = node
@@ -406,9 +426,24 @@ class _Analysis:
             if key is not None:
                 self._record(key, lambda q=qualified: ".".join(q), stmt.lineno, None)
 
+    def _walk_new(self, node) -> list:
+        """The nodes under ``node`` (breadth first, like ``ast.walk``) not scanned before."""
+        out, todo = [], deque([node])
+        while todo:
+            current = todo.popleft()
+            if id(current) in self._walked:
+                continue
+            self._walked.add(id(current))
+            self._alive.append(current)
+            out.append(current)
+            todo.extend(ast.iter_child_nodes(current))
+        return out
+
     def _scan(self, node, via, line_offset, depth):
-        """Record banned references under ``node``; return the names it references."""
-        nodes = list(ast.walk(node))
+        """Record banned references under ``node``; return the names it references.  A subtree
+        scanned before (a binding nested in another one) is not scanned again: what it references
+        was followed then."""
+        nodes = self._walk_new(node)
         chains = {}
         inner = set()
         for sub in nodes:
