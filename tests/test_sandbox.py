@@ -189,3 +189,56 @@ def test_system_v_shared_memory_dies_with_the_child(sandbox):
             "    return libc.shmget(0xD21, 0, 0o666)\n")
     assert run(sandbox, code, "make") >= 0
     assert run(sandbox, code, "find") == -1
+
+
+@root_only
+def test_concurrent_sandboxes_get_their_own_unprivileged_uids(kit):
+    from autograder.sandbox import Sandbox
+    from autograder.sandbox.uids import LOCK_DIR
+    boxes = [Sandbox(must_not_see=kit.secret_dirs(), probe_first=False) for _ in range(2)]
+    try:
+        for box in boxes:
+            box.start()
+        uids = [box.lease.uid for box in boxes]
+        assert uids[0] != uids[1] and all(in_range(u) and u != 0 for u in uids)
+        for box in boxes:
+            session = SandboxSession(box, [("c", "def f():\n    return 1\n")])
+            assert Student(session).f() == 1
+            assert {int(x) for x in host_status(session.worker.host_pid)["Uid"].split()} == {box.lease.uid}
+            session.close()
+    finally:
+        for box in boxes:
+            box.close()
+    assert not any(os.path.exists(os.path.join(LOCK_DIR, f"uid-{u}.lock")) for u in uids)
+
+
+def test_the_sandbox_core_imports_neither_pytest_nor_nbgrader():
+    import subprocess
+    import sys
+    code = ("import sys, autograder.sandbox, autograder.sandbox.zygote, autograder.sandbox.probe\n"
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('pytest', '_pytest', 'nbgrader')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_children_do_not_load_the_self_check_or_pytest(sandbox):
+    code = ("import sys\n"
+            "try:\n"
+            "    from autograder.selfcheck import self_check\n"
+            "    LOADED = 'imported'\n"
+            "except ImportError:\n"
+            "    LOADED = 'refused'\n"
+            "def f():\n"
+            "    return [LOADED, 'pytest' in sys.modules]\n")
+    assert run(sandbox, code) == ["refused", False]
+
+
+def test_a_child_that_cannot_be_isolated_stops_the_grading(kit):
+    """A step that does not take is never swallowed: the sandbox refuses, it does not grade."""
+    from autograder.sandbox import Limits, Sandbox, SandboxUnavailable
+    box = Sandbox(must_not_see=kit.secret_dirs(), limits=Limits(open_files=2 ** 64 + 5), probe_first=False)
+    try:
+        with pytest.raises(SandboxUnavailable, match="could not be isolated"):
+            box.spawn([("c", "def f():\n    return 1\n")])
+    finally:
+        box.close()

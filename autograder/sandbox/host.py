@@ -66,7 +66,7 @@ class Worker:
     def host_pid(self) -> int | None:
         """The child's pid as the host sees it (from its pidfd), or None once it is gone."""
         if self.pidfd is None:
-            return self.pid
+            return None
         try:
             with open(f"/proc/self/fdinfo/{self.pidfd}") as f:
                 for line in f:
@@ -122,11 +122,8 @@ class Worker:
             return
         self.alive = False
         self.channel.close()
-        if self.pidfd is None:
-            try:
-                os.kill(self.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
+        if self.pidfd is None:  # the zygote found it dead already (its pid is not ours to kill)
+            self.gone = True
             return
         try:
             signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
@@ -256,6 +253,8 @@ class Sandbox:
         try:
             worker = self.spawn([], timeout=60)
             try:
+                if worker.host_pid is None:
+                    raise SandboxCrashed("the probe child died at once")
                 status = probe.host_status(worker.host_pid)
                 private = ("/tmp/", "/dev/shm/")  # the child's own tmpfs: writable by design
                 must_not_write = sorted(d for d in {"/", "/dev", "/proc/sys", *self.view.binds,

@@ -97,10 +97,15 @@ def spawn_child(spec: dict, fd: int, isolated: bool = True) -> tuple[dict, int |
         pass  # already reaped (SIGCHLD is ignored in the zygote)
     try:
         info = json.loads(data)
-        return {"pid": int(info["pid"])}, os.pidfd_open(int(info["pid"]))
-    except (ValueError, KeyError, TypeError, OSError):
-        return {"error": str(json.loads(data).get("error") if data.startswith(b"{") else "")
-                or "could not start a child"}, None
+    except ValueError:
+        info = {}
+    if not isinstance(info, dict) or not isinstance(info.get("pid"), int):
+        error = info.get("error") if isinstance(info, dict) else None
+        return {"error": str(error or "could not start a child")}, None
+    try:
+        return {"pid": info["pid"]}, os.pidfd_open(info["pid"])
+    except ProcessLookupError:  # it died already (its last words may wait on the socket)
+        return {"pid": info["pid"], "dead": True}, None
 
 
 def _child_main(spec: dict, fd: int, isolated: bool) -> None:
