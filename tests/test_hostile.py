@@ -212,6 +212,18 @@ def attacked(request, tmp_path_factory):
     yield result
 
 
+def _recorded(course: Path) -> dict[str, float]:
+    """Each student's total auto score as the gradebook holds it (read with sqlite, not nbgrader)."""
+    db = sqlite3.connect(course / "gradebook.db")
+    try:
+        return dict(db.execute("select student.id, sum(grade.auto_score) from grade join submitted_notebook on "
+                               "grade.notebook_id = submitted_notebook.id join submitted_assignment on "
+                               "submitted_notebook.assignment_id = submitted_assignment.id join student on "
+                               "submitted_assignment.student_id = student.id group by student.id").fetchall())
+    finally:
+        db.close()
+
+
 def _totals(results: dict, student: str) -> tuple[float, float]:
     entry = results[student]
     return sum(e["score"] for e in entry.values()), sum(e["max_score"] for e in entry.values())
@@ -222,12 +234,7 @@ def test_grading_finishes_and_honest_classmates_get_full_marks(attacked):
     for student in HONEST:
         score, max_score = _totals(results, student)
         assert score == max_score > 0, (student, results[student])
-    db = sqlite3.connect(attacked["course"] / "gradebook.db")
-    rows = dict(db.execute("select student.id, sum(grade.auto_score) from grade join submitted_notebook on "
-                           "grade.notebook_id = submitted_notebook.id join submitted_assignment on "
-                           "submitted_notebook.assignment_id = submitted_assignment.id join student on "
-                           "submitted_assignment.student_id = student.id group by student.id").fetchall())
-    db.close()
+    rows = _recorded(attacked["course"])
     for student in HONEST:
         assert rows[student] == pytest.approx(_totals(results, student)[0])
     for attack in attacked["attacks"]:
@@ -236,12 +243,7 @@ def test_grading_finishes_and_honest_classmates_get_full_marks(attacked):
 
 def test_attacks_built_on_the_stubs_earn_nothing(attacked):
     results = load_json(attacked["proc"])
-    db = sqlite3.connect(attacked["course"] / "gradebook.db")
-    recorded = dict(db.execute("select student.id, sum(grade.auto_score) from grade join submitted_notebook on "
-                               "grade.notebook_id = submitted_notebook.id join submitted_assignment on "
-                               "submitted_notebook.assignment_id = submitted_assignment.id join student on "
-                               "submitted_assignment.student_id = student.id group by student.id").fetchall())
-    db.close()
+    recorded = _recorded(attacked["course"])
     for attack in attacked["attacks"]:
         if attack.base == "stubs":
             assert _totals(results, attack.name)[0] == 0, (attack.name, results[attack.name])
