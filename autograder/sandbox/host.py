@@ -214,12 +214,7 @@ class Sandbox:
         except (ChannelTimeout, ChannelClosed, MessageTooLarge):
             hello = None
         if not hello or json.loads(hello).get("status") != "ready":
-            if self._process.poll() is None:
-                self._process.kill()
-            try:
-                self._process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                pass
+            self._stop_process(timeout=5)
             time.sleep(0.1)  # let the reader thread take bubblewrap's last words
             text = self._stderr_text()
             self.close()
@@ -376,17 +371,21 @@ class Sandbox:
             self._control.close()
             self._control = None
         if self._process is not None:
-            if self._process.poll() is None:
-                self._process.kill()
-            try:
-                self._process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                pass
+            self._stop_process(timeout=10)
             self._process = None
         if self._workdir is not None:
             self._workdir.cleanup()
             self._workdir = None
         self._release()
+
+    def _stop_process(self, timeout: float) -> None:
+        """Kill bubblewrap (its sandbox dies with it) and wait for it."""
+        if self._process.poll() is None:
+            self._process.kill()
+        try:
+            self._process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            pass
 
     def _release(self) -> None:
         if self.lease is not None:
