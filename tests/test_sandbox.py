@@ -178,15 +178,19 @@ def test_hostile_reply_bytes_never_run_code(sandbox, tmp_path):
     assert not marker.exists()
 
 
-def test_system_v_shared_memory_dies_with_the_child(sandbox):
-    """A segment is not counted in any rlimit and outlives its creator: each child has its own
-    IPC namespace, so the next student never sees it and it is freed with the child."""
+def test_system_v_ipc_is_refused_or_dies_with_the_child(sandbox):
+    """System V shared memory is in no rlimit and outlives its creator: refused outright.  A message
+    queue (small) is allowed, but each child has its own IPC namespace, so the next student never
+    sees it and it is freed with the child."""
     code = ("import ctypes\n"
             "libc = ctypes.CDLL(None, use_errno=True)\n"
+            "def shm():\n"
+            "    return [libc.shmget(0xD21, 1 << 20, 0o1666), ctypes.get_errno()]\n"
             "def make():\n"
-            "    return libc.shmget(0xD21, 1 << 20, 0o1666)\n"
+            "    return libc.msgget(0xD21, 0o1666)\n"
             "def find():\n"
-            "    return libc.shmget(0xD21, 0, 0o666)\n")
+            "    return libc.msgget(0xD21, 0o666)\n")
+    assert run(sandbox, code, "shm") == [-1, 1]  # EPERM
     assert run(sandbox, code, "make") >= 0
     assert run(sandbox, code, "find") == -1
 
@@ -242,3 +246,140 @@ def test_a_child_that_cannot_be_isolated_stops_the_grading(kit):
             box.spawn([("c", "def f():\n    return 1\n")])
     finally:
         box.close()
+
+
+# ------------------------------------------------------------------ what namespaces do not isolate
+
+_KEY_SYSCALLS = {"x86_64": (248, 250), "aarch64": (217, 219)}  # add_key, keyctl
+
+
+def _keyring_calls():
+    import ctypes
+    import platform
+    if platform.machine() not in _KEY_SYSCALLS:
+        pytest.skip(f"no keyring system-call numbers known for {platform.machine()}")
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    return libc, _KEY_SYSCALLS[platform.machine()]
+
+
+def test_the_graders_keyrings_are_out_of_reach(kit):
+    """Kernel keyrings are not namespaced: a grader started from a login has a session keyring
+    (tokens, credentials).  The test gives this process one, with a secret, then starts a sandbox."""
+    import ctypes
+    from autograder.sandbox import Sandbox
+    libc, (add_key, keyctl) = _keyring_calls()
+    KEY_SPEC_SESSION_KEYRING, KEYCTL_JOIN_SESSION_KEYRING, KEYCTL_READ = -3, 1, 11
+    assert libc.syscall(keyctl, KEYCTL_JOIN_SESSION_KEYRING, None) > 0
+    secret = b"d2l-test-secret-token"
+    key = libc.syscall(add_key, b"user", b"d2l-test", secret, len(secret), KEY_SPEC_SESSION_KEYRING)
+    assert key > 0
+    arch = {"x86_64": (248, 250), "aarch64": (217, 219)}
+    code = ("import ctypes, platform, os\n"
+            f"ADD, CTL = {arch!r}[platform.machine()]\n"
+            "libc = ctypes.CDLL(None, use_errno=True)\n"
+            "libc.syscall.restype = ctypes.c_long\n"
+            "def f(key):\n"
+            "    buf = ctypes.create_string_buffer(256)\n"
+            "    got = [libc.syscall(CTL, 11, key, buf, 256), buf.raw[:64]]\n"
+            "    got.append(libc.syscall(ADD, b'user', b'planted', b'x', 1, -3))\n"
+            "    got.append(libc.syscall(CTL, 0, -3, 0))\n"  # KEYCTL_GET_KEYRING_ID of the session keyring
+            "    got.append(ctypes.get_errno())\n"
+            "    return [g if isinstance(g, int) else g.hex() for g in got]\n")
+    box = Sandbox(must_not_see=kit.secret_dirs())
+    try:
+        result = run(box, code, "f", key)
+    finally:
+        box.close()
+    assert secret.hex() not in str(result) and result[0] == -1 and result[2] == -1 and result[3] == -1
+    buf = ctypes.create_string_buffer(4096)
+    listed = libc.syscall(keyctl, KEYCTL_READ, KEY_SPEC_SESSION_KEYRING, buf, 4096)
+    assert listed == 4  # still only the test's own key: nothing was planted
+
+
+def test_vsock_and_other_unisolated_socket_families_are_refused(sandbox):
+    """The network namespace does not isolate AF_VSOCK (the hypervisor's) or AF_PACKET."""
+    import socket as host_socket
+    listener, port = None, None
+    try:
+        listener = host_socket.socket(40, host_socket.SOCK_STREAM)  # AF_VSOCK on the host, if any
+        listener.bind((0xFFFFFFFF, 0))
+        listener.listen(1)
+        listener.setblocking(False)
+        port = listener.getsockname()[1]
+    except OSError:
+        listener = None
+    code = ("import socket, errno\n"
+            "def f(port):\n"
+            "    out = {}\n"
+            "    for name, family in (('vsock', 40), ('packet', 17), ('bluetooth', 31), ('alg', 38)):\n"
+            "        try:\n"
+            "            s = socket.socket(family, socket.SOCK_STREAM if family != 17 else socket.SOCK_RAW)\n"
+            "            out[name] = 'created'\n"
+            "            if family == 40 and port is not None:\n"
+            "                s.settimeout(1)\n"
+            "                s.connect((1, port))\n"
+            "                out[name] = 'connected'\n"
+            "        except OSError as e:\n"
+            "            out[name] = errno.errorcode.get(e.errno, str(e.errno))\n"
+            "    return out\n")
+    result = run(sandbox, code, "f", port)
+    assert result == {"vsock": "EAFNOSUPPORT", "packet": "EAFNOSUPPORT", "bluetooth": "EAFNOSUPPORT",
+                      "alg": "EAFNOSUPPORT"}
+    if listener is not None:
+        with pytest.raises(BlockingIOError):
+            listener.accept()
+        listener.close()
+
+
+def _host_shmem() -> int:
+    with open("/proc/meminfo") as f:
+        return next(int(line.split()[1]) * 1024 for line in f if line.startswith("Shmem:"))
+
+
+def test_memory_outside_the_address_space_limit_is_refused(sandbox):
+    """memfd pages count in no process's RSS or RLIMIT_AS: a child held gigabytes of them."""
+    code = ("import os\n"
+            "def f():\n"
+            "    try:\n"
+            "        fd = os.memfd_create('hog')\n"
+            "    except OSError as e:\n"
+            "        return 'refused'\n"
+            "    for _ in range(256):\n"
+            "        os.write(fd, b'x' * (1 << 20))\n"
+            "    return 'held'\n")
+    session = SandboxSession(sandbox, [("hog", code)], budget=30)
+    try:
+        before = _host_shmem()
+        assert Student(session).f() == "refused"
+        assert _host_shmem() - before < 64 << 20
+        status = host_status(session.worker.host_pid)
+        assert status["Seccomp"] == "2"  # a filter, read from the host's /proc
+        with open(f"/proc/{session.worker.host_pid}/oom_score_adj") as f:
+            assert f.read().strip() == "1000"  # the kernel's first choice when memory runs out
+    finally:
+        session.close()
+
+
+def test_a_child_cannot_find_an_earlier_students_code(sandbox):
+    """Every child is forked from the zygote: if the zygote had held a student's cells, the next
+    student could read them in its own memory."""
+    marker = "D2L-PRIVATE-" + "alice" * 3
+    alice = "SECRETS = [" + ", ".join([repr(marker)] * 500) + "]\ndef f():\n    return len(SECRETS)\n"
+    assert run(sandbox, alice) == 500
+    scan = ("def f(reversed_marker):\n"
+            "    needle, hits = reversed_marker[::-1].encode(), 0\n"
+            "    with open('/proc/self/maps') as maps, open('/proc/self/mem', 'rb', 0) as mem:\n"
+            "        for line in maps:\n"
+            "            span, perms = line.split()[:2]\n"
+            "            if 'r' not in perms:\n"
+            "                continue\n"
+            "            start, end = (int(x, 16) for x in span.split('-'))\n"
+            "            try:\n"
+            "                mem.seek(start)\n"
+            "                hits += mem.read(end - start).count(needle)\n"
+            "            except (OSError, ValueError, OverflowError):\n"
+            "                pass\n"
+            "    return hits\n")
+    # its own needle is in its memory once or twice; alice's cell held the marker 500 times
+    assert run(sandbox, scan, "f", marker[::-1], timeout=30) < 20

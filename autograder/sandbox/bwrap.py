@@ -4,7 +4,8 @@ bubblewrap, the sandbox of Flatpak, builds the boundary: new user, mount, PID, n
 and cgroup namespaces; a root filesystem that holds only the allowlisted view
 (:mod:`autograder.sandbox.view`), read-only, plus its own ``/proc``, a minimal ``/dev`` and a small
 ``/tmp``; a cleared environment; no further user namespaces (``--disable-userns``); a new session
-(no terminal to inject keystrokes into); and death with the grader (``--die-with-parent``).  Inside,
+(no terminal to inject keystrokes into); death with the grader (``--die-with-parent``); and a
+seccomp filter against what namespaces do not isolate (:mod:`autograder.sandbox.seccomp`).  Inside,
 the zygote keeps ``CAP_SYS_ADMIN`` and ``CAP_SETPCAP`` of the sandbox's own user namespace for the
 per-child steps of :mod:`autograder.sandbox.isolation`; every child drops them.
 
@@ -116,11 +117,12 @@ def sandbox_environment(view: View, extra: dict | None = None) -> dict[str, str]
     return env
 
 
-def command(view: View, control_fd: int, *, run_as: int | None = None) -> list[str]:
+def command(view: View, control_fd: int, *, seccomp_fd: int | None = None, run_as: int | None = None) -> list[str]:
     """The argv that starts the zygote in the sandbox, serving spawn requests on ``control_fd``.
 
-    ``run_as``: the unprivileged host uid a root grader runs the sandbox as (see the module
-    docstring); ``None`` for a grader that is not root.
+    ``seccomp_fd``: the compiled system-call filter (:mod:`autograder.sandbox.seccomp`) bubblewrap
+    loads for the zygote and all its children.  ``run_as``: the unprivileged host uid a root grader
+    runs the sandbox as (see the module docstring); ``None`` for a grader that is not root.
     """
     bwrap = find_bwrap()
     staged: list[str] = []
@@ -145,7 +147,10 @@ def command(view: View, control_fd: int, *, run_as: int | None = None) -> list[s
     args += ["--proc", "/proc", "--dev", "/dev"]
     for device in view.devices:
         args += ["--dev-bind-try", device, device]
-    args += ["--remount-ro", "/dev", "--remount-ro", "/", "--chdir", "/", "--",
+    args += ["--remount-ro", "/dev", "--remount-ro", "/", "--chdir", "/"]
+    if seccomp_fd is not None:
+        args += ["--seccomp", str(seccomp_fd)]
+    args += ["--",
              view.interpreter, "-P", "-m", "autograder.sandbox.zygote", str(control_fd)]
     if run_as is None:
         return [bwrap, *args]

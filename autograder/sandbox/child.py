@@ -358,11 +358,12 @@ def info(state: ChildState) -> dict:
             "cuda": bool(torch.cuda.is_available()), "torch": torch.__version__}
 
 
-def serve(channel, cells: list[tuple[str, str]], hello: dict) -> None:
-    """The child's main loop: load cells, say hello, then answer requests until EOF."""
-    namespace, load_errors = load_cells(cells)
-    state = ChildState(namespace, load_errors)
-    channel.send(wire.encode({**hello, "load_errors": load_errors}))
+def serve(channel, hello: dict) -> None:
+    """The child's main loop: say hello, then answer requests until EOF.  The first request loads
+    the student's cells (``load``): they come straight from the grader over this child's own
+    socket, so the zygote, which every child is forked from, never holds a student's text."""
+    state = ChildState({"__name__": "__student__"}, {})
+    channel.send(wire.encode(hello))
     while True:
         data = channel.recv()
         if data is None:
@@ -375,9 +376,21 @@ def serve(channel, cells: list[tuple[str, str]], hello: dict) -> None:
         channel.send(encode_reply(handle_request(state, request)))
 
 
+def load(state: ChildState, request: dict) -> dict:
+    """Run the student's cells (``request["cells"]``: ``[(cell_id, code), ...]``), once."""
+    if getattr(state, "loaded", False):
+        return {"status": "bad_request", "message": "the cells are loaded already"}
+    state.loaded = True
+    cells = [(str(c), str(s)) for c, s in request.get("cells", [])]
+    state.namespace, state.load_errors = load_cells(cells)
+    return {"status": "ok", "load_errors": state.load_errors}
+
+
 def handle_request(state: ChildState, request) -> dict:
-    """Dispatch one request (``call``, ``eval``, ``info``) to its handler."""
+    """Dispatch one request (``load``, ``call``, ``eval``, ``info``, ``probe``) to its handler."""
     op = request.get("op") if isinstance(request, dict) else None
+    if op == "load":
+        return load(state, request)
     if op == "call":
         return execute_call(state, request)
     if op == "eval":

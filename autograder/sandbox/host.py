@@ -21,7 +21,7 @@ import threading
 import time
 import uuid
 
-from autograder.sandbox import bwrap, probe, view as views, wire
+from autograder.sandbox import bwrap, probe, seccomp, view as views, wire
 from autograder.sandbox.channel import (Channel, ChannelClosed, ChannelTimeout, MessageTooLarge,
                                         recv_with_fds)
 from autograder.sandbox.errors import SandboxCrashed, SandboxError, SandboxTimeout, SandboxUnavailable
@@ -195,11 +195,14 @@ class Sandbox:
             self.lease = UidLease()
             run_as = self.lease.uid
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        filter_fd = None
         try:
-            argv = bwrap.command(self.view, theirs.fileno(), run_as=run_as)
-            self._process = subprocess.Popen(argv, pass_fds=[theirs.fileno()], env=bwrap.launcher_environment(),
-                                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                             stderr=subprocess.PIPE, cwd="/", close_fds=True)
+            filter_fd = seccomp.bpf_fd()
+            argv = bwrap.command(self.view, theirs.fileno(), seccomp_fd=filter_fd, run_as=run_as)
+            self._process = subprocess.Popen(argv, pass_fds=[theirs.fileno(), filter_fd],
+                                             env=bwrap.launcher_environment(), stdin=subprocess.DEVNULL,
+                                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd="/",
+                                             close_fds=True)
         except (OSError, SandboxUnavailable) as exc:
             ours.close()
             self._release()
@@ -207,6 +210,8 @@ class Sandbox:
                 f"bubblewrap could not be started: {exc}") from None
         finally:
             theirs.close()
+            if filter_fd is not None:
+                os.close(filter_fd)
         threading.Thread(target=self._drain_stderr, args=(self._process.stderr,), daemon=True).start()
         self._control = ours
         try:
@@ -314,7 +319,7 @@ class Sandbox:
     # ------------------------------------------------------------------ children
 
     def spawn(self, cells: list[tuple[str, str]], timeout: float | None = None) -> Worker:
-        """Start a child that has run ``cells``; wait for its hello (load errors)."""
+        """Start a child, send it ``cells`` to run, and wait until they ran (their load errors)."""
         timeout = self.limits.start_timeout if timeout is None else timeout
         self.start()
         with self._lock:
@@ -322,7 +327,7 @@ class Sandbox:
             while len(self._workers) >= self.limits.max_children:
                 self._workers.pop(0).kill()  # the oldest goes: children alive at once stay bounded
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        spec = {"cells": cells, "limits": self.limits.child_part(),
+        spec = {"limits": self.limits.child_part(),
                 "rebind": self.view.paths_under("/tmp") if self.view else []}
         if self.fork_from_self:
             from autograder.sandbox import zygote
@@ -349,13 +354,15 @@ class Sandbox:
         worker = Worker(int(info["pid"]), pidfd, Channel(ours, max_bytes=self.limits.max_reply_bytes), self.limits)
         with self._lock:
             self._workers.append(worker)
+        began = time.monotonic()
         hello = worker.receive(timeout)
         if hello.get("status") == "isolation_failed":
             worker.kill()
             self.close()
             raise SandboxUnavailable("a child could not be isolated, nothing was graded: "
                                      + cap_text(hello.get("message"), 300))
-        errors = hello.get("load_errors", {})
+        loaded = worker.request({"op": "load", "cells": cells}, max(0.1, timeout - (time.monotonic() - began)))
+        errors = loaded.get("load_errors", {})
         limit = self.limits.max_text_chars
         if isinstance(errors, dict):
             worker.load_errors = {cap_text(k, 100): cap_text(v, limit) for k, v in list(errors.items())[:len(cells) + 1]}

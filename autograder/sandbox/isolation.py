@@ -8,6 +8,7 @@ namespace, which is just what each child needs to add, before any student code r
 * its own PID namespace (it is PID 1 there: killing it kills everything it started), its own
   mount namespace, with a fresh ``/proc`` that shows only itself, and its own IPC namespace;
 * a private, size-capped ``/tmp`` and ``/dev/shm`` (tmpfs, also capped in inodes), gone with it;
+* the first place in line for the kernel's out-of-memory killer (the grader is never chosen first);
 * resource limits, then no capabilities at all (bounding, ambient, permitted, effective), locked
   securebits and ``no_new_privs``, so that nothing it executes can gain any back.
 
@@ -104,6 +105,16 @@ def private_mounts(tmp_bytes: int, shm_bytes: int, rebind: list[str] = ()) -> No
         os.close(fd)
     mount("tmpfs", "/dev/shm", "tmpfs", flags | MS_NOEXEC, f"size={int(shm_bytes)},nr_inodes=1024,mode=1777")
     mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+
+
+def first_to_go_when_memory_runs_out() -> None:
+    """The largest ``oom_score_adj``: when the machine runs out of memory the kernel kills a
+    sandboxed child (and what it forked, which inherits this) before the grader or anything else.
+    Raising it needs no privilege; lowering it again would.  (A child is made dumpable again
+    first, which the zygote is not: otherwise its own /proc files would not be its own.)"""
+    prctl(PR_SET_DUMPABLE, 1)
+    with open("/proc/self/oom_score_adj", "w") as f:
+        f.write("1000")
 
 
 def set_limits(limits: dict) -> None:

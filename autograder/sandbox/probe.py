@@ -4,8 +4,10 @@ The probe is an ordinary child (same isolation, same limits, same view) that run
 :func:`attempt` instead of student code: it tries to see the paths that must stay hidden, to write
 outside its private tmpfs, to overfill that tmpfs, to reach the network and a host unix socket, to
 keep or regain capabilities, to create a user namespace, to unmount what it was given, and lists
-the processes and environment it sees.  The grader (:func:`verify`) does not take the probe's word
-for the rest: it reads the probe's uid, groups and capabilities from the host's ``/proc``, checks
+the processes and environment it sees.  It also tries what the seccomp filter must refuse
+(keyrings, memfd, vsock and packet sockets).  The grader (:func:`verify`) does not take the probe's
+word for the rest: it reads the probe's uid, groups, capabilities, seccomp mode and
+``oom_score_adj`` from the host's ``/proc``, checks
 that its own TCP listener and unix socket received nothing, that nothing the probe wrote shows up
 in the host's ``/tmp`` or ``/dev/shm``, and that the probe is gone once killed.  Any problem makes
 the sandbox refuse to grade.
@@ -104,21 +106,50 @@ def attempt(request: dict) -> dict:
         out["mount"] = "mounted"
     except OSError:
         out["mount"] = "refused"
+    out["refused_calls"] = _refused_calls()
     out["processes"] = sorted(int(p) for p in os.listdir("/proc") if p.isdigit())
     out["environment"] = sorted(os.environ)
     out["uid"], out["groups"] = os.getuid(), os.getgroups()
     return out
 
 
+def _refused_calls() -> dict[str, str]:
+    """What the seccomp filter must refuse: keyrings (not namespaced), memfd (memory outside every
+    rlimit), sockets of families a network namespace does not isolate."""
+    import ctypes
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    out = {}
+    try:
+        os.close(os.memfd_create("probe"))
+        out["memfd_create"] = "allowed"
+    except OSError as exc:
+        out["memfd_create"] = errno.errorcode.get(exc.errno, str(exc.errno))
+    keyctl = {"x86_64": 250, "aarch64": 219}.get(os.uname().machine)
+    if keyctl is not None:
+        ret = libc.syscall(keyctl, 0, -3, 0)  # KEYCTL_GET_KEYRING_ID of the session keyring
+        out["keyctl"] = "allowed" if ret >= 0 else errno.errorcode.get(ctypes.get_errno(), "?")
+    for name, family in (("AF_VSOCK", 40), ("AF_PACKET", 17)):
+        try:
+            socket.socket(family, socket.SOCK_DGRAM).close()
+            out[name] = "allowed"
+        except OSError as exc:
+            out[name] = errno.errorcode.get(exc.errno, str(exc.errno))
+    return out
+
+
 # ------------------------------------------------------------------ in the grader
 
 def host_status(pid: int) -> dict[str, str]:
-    """Fields of ``/proc/PID/status`` on the host (``Uid``, ``Groups``, ``CapEff``, ...)."""
+    """Fields of ``/proc/PID/status`` on the host (``Uid``, ``Groups``, ``CapEff``, ``Seccomp``, ...),
+    plus its ``oom_score_adj``."""
     out = {}
     with open(f"/proc/{pid}/status") as f:
         for line in f:
             key, _, value = line.partition(":")
             out[key] = value.strip()
+    with open(f"/proc/{pid}/oom_score_adj") as f:
+        out["oom_score_adj"] = f.read().strip()
     return out
 
 
@@ -151,6 +182,13 @@ def verify(report: dict, status: dict, *, expected_uid: int | None, host_leftove
             problems.append(f"the host sees capabilities in a child ({key} {status.get(key)})")
     if status.get("NoNewPrivs") != "1":
         problems.append("a child could gain privileges by exec (no_new_privs is off)")
+    if status.get("Seccomp") != "2":
+        problems.append("a child runs without the sandbox's system-call filter")
+    if status.get("oom_score_adj") != "1000":
+        problems.append("a child is not the first to go when memory runs out (oom_score_adj)")
+    for call, result in report.get("refused_calls", {"(none)": "allowed"}).items():
+        if result == "allowed":
+            problems.append(f"a child can use {call}")
     for name in ("userns", "mountns", "mount"):
         if report.get(name) != "refused":
             problems.append(f"a child can create namespaces or mounts ({name})")

@@ -23,6 +23,7 @@ MAX_MESSAGE_BYTES = 256 * 1024 * 1024
 MAX_HEADER_BYTES = 8 * 1024 * 1024
 MAX_NDIM = 8
 MAX_DEPTH = 32
+MAX_SAME_HASH = 32
 
 # dtype name -> torch dtype.  Anything else is refused on decode.
 DTYPES = {
@@ -179,10 +180,20 @@ def _collect_tensor_sizes(node, sizes, depth):
                 _collect_tensor_sizes(v, sizes, depth + 1)
 
 
+def _clean_text(text: str) -> str:
+    """``text`` with lone surrogates (which JSON allows and UTF-8 cannot hold) replaced by U+FFFD:
+    one of them in a message made writing the student's notebook fail."""
+    if text.isascii():
+        return text
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
+
+
 def _from_json(node, blobs, depth):
     if depth > MAX_DEPTH + 2:
         raise WireError("data nested too deeply")
-    if node is None or isinstance(node, (bool, int, float, str)):
+    if isinstance(node, str):
+        return _clean_text(node)
+    if node is None or isinstance(node, (bool, int, float)):
         return node
     if isinstance(node, list):
         return [_from_json(x, blobs, depth + 1) for x in node]
@@ -195,14 +206,21 @@ def _from_json(node, blobs, depth):
         return tuple(_from_json(x, blobs, depth + 1) for x in _expect_list(node.get("items")))
     if kind == "dict":
         out = {}
+        hashes: dict[int, int] = {}  # keys by hash value: distinct ints, so no collisions here
         for pair in _expect_list(node.get("items")):
             if not isinstance(pair, list) or len(pair) != 2:
                 raise WireError("malformed dict entry")
             key = _from_json(pair[0], blobs, depth + 1)
             try:
-                out[key] = _from_json(pair[1], blobs, depth + 1)
+                h = hash(key)
             except TypeError:
                 raise WireError("unhashable dict key") from None
+            # Keys chosen to share one hash (i * (2**61 - 1) all hash to 0) make every insertion
+            # probe all the others: quadratic time in the grader.
+            hashes[h] = hashes.get(h, 0) + 1
+            if hashes[h] > MAX_SAME_HASH:
+                raise WireError("too many dict keys share one hash value")
+            out[key] = _from_json(pair[1], blobs, depth + 1)
         return out
     if kind == "float":
         if node.get("v") not in ("nan", "inf", "-inf"):

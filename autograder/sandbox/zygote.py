@@ -5,7 +5,8 @@
 bubblewrap starts it (:mod:`autograder.sandbox.bwrap`), so it sees only the read-only view and
 holds nothing of the grader: no hidden tests, no solutions, no gradebook.  It must not initialise
 CUDA, so that forked children can.  It is not dumpable (a child cannot read or patch its memory),
-and it never runs student code itself.  The grader sends ``spawn`` requests over the control
+and it never runs or even receives student code: each child gets its cells over its own socket
+after the fork (otherwise a child could find its classmates' answers in the zygote's freed heap).  The grader sends ``spawn`` requests over the control
 socket, each with a fresh socket for the child attached; the zygote answers with the child's pid
 and a pidfd for it, through which the grader kills the child.  Each child first separates itself
 (:mod:`autograder.sandbox.isolation`), then serves the student's code (:mod:`.child`).
@@ -116,6 +117,7 @@ def _child_main(spec: dict, fd: int, isolated: bool) -> None:
         limits = spec["limits"]
         if isolated:
             isolation.private_mounts(limits["tmp_bytes"], limits["shm_bytes"], spec.get("rebind", []))
+            isolation.first_to_go_when_memory_runs_out()
         os.chdir(spec.get("workdir") or "/tmp")
         devnull = os.open(os.devnull, os.O_RDWR)
         for target in (0, 1, 2):
@@ -134,8 +136,7 @@ def _child_main(spec: dict, fd: int, isolated: bool) -> None:
             os._exit(1)
     try:
         torch.set_num_threads(1)
-        cells = [(str(c), str(s)) for c, s in spec.get("cells", [])]
-        child.serve(channel, cells, {"status": "ready", "isolated": isolated})
+        child.serve(channel, {"status": "ready", "isolated": isolated})
     except BaseException:  # noqa: BLE001 - the grader sees a closed channel and reports it
         status = 1
     finally:
