@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import torch
 
+from autograder import inspections
 from autograder.sandbox import Sandbox, SandboxCrashed, SandboxError, SandboxTimeout, SandboxUnavailable
 from autograder.sandbox import child, wire
 from autograder.sandbox.host import cap_text
@@ -97,15 +98,20 @@ class RemoteObject:
 
     def attr(self, name: str):
         """The value of an attribute (plain data or another :class:`RemoteObject`)."""
-        return self.student.eval(f"getattr(obj, {name!r})", obj=self)
+        return self.student.eval(inspections.ATTRIBUTE, obj=self, name=name)
 
     def __repr__(self) -> str:
         return f"<{self.type_name} object in the sandbox>"
 
 
 def _to_wire(obj):
+    """Arguments as the wire carries them; a trusted function (``wire.Code``) must be registered in
+    :mod:`autograder.inspections` (:class:`~autograder.inspections.UnregisteredCode` otherwise)."""
     if isinstance(obj, RemoteObject):
         return obj.handle
+    if isinstance(obj, wire.Code):
+        inspections.check_function(obj.src)
+        return obj
     if isinstance(obj, list):
         return [_to_wire(x) for x in obj]
     if isinstance(obj, tuple):
@@ -278,11 +284,15 @@ class Student:
         return self._send(label, message, args, kwargs, timeout)
 
     def eval(self, expr: str, label: str = "inspecting your code", **bindings):
-        """Evaluate a trusted expression next to the student's code and return its value.
+        """Evaluate a registered expression next to the student's code and return its value.
 
-        The expression sees the student's functions, ``torch``, ``math`` and ``bindings`` (data or
-        :class:`RemoteObject`); e.g. ``student.eval("[p.shape for p in net.parameters()]", net=net)``.
+        ``expr`` must be one of :data:`autograder.inspections.EXPRESSIONS` (public text: whatever
+        crosses into the child, the student's code can read); anything else raises
+        :class:`~autograder.inspections.UnregisteredCode` before it is sent.  The expression sees the
+        student's functions, ``torch``, ``math`` and ``bindings`` (data or :class:`RemoteObject`), which
+        carry every value: e.g. ``student.eval(inspections.PARAM_SHAPES, net=net)``.
         """
+        inspections.check_expression(expr)
         message = {"op": "eval", "expr": expr, "bindings": _to_wire(bindings), "device": self.device}
         return self._send(label, message, (), {}, None, evaluating=True).value
 

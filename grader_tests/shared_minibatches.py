@@ -1,14 +1,36 @@
-"""Judging the minibatches a student's training loop back-propagated, with messages that name the mistake.
+"""Judging a training loop's minibatches by what it did to the parameters, with messages that name the mistake.
 
 Shared by the hidden suites (softmax_regression, mlp); like them it lives in ``grader_tests/`` and
 never ships in the package (``autograder.grading.run_suite`` makes this folder importable while a
-suite runs).  The suites record, in the sandbox, the number of examples of every output that
-reached ``backward`` (a hook on a model the grader built, or a wrapper around the student's forward
-function) and read the list back as plain data; this module decides whether those sizes are one
-pass over the data per epoch in minibatches of ``batch_size`` (the last one smaller, any order).
+suite runs).  Nothing is recorded inside the sandbox: whatever the student's code runs there could
+also rewrite a record.  The suites train on a few DISTINCT examples (so that leaving one out, or
+using one twice, changes the outcome) and read back only the trained parameters.  Minibatch SGD on
+the mean loss depends on the order of the examples only through which examples share a minibatch
+and the order of the minibatches, so with ``n`` examples there are few possible runs: this module
+computes every one of them here, in float64, from the same initial parameters (:func:`runs`), and
+the trained parameters must match one of them (:func:`judge_training`).  When they do not, it
+computes the typical wrong loops (one full-batch step per epoch, the last smaller minibatch dropped,
+another number of epochs, a summed or twice-averaged loss, gradients never zeroed) and names the
+first one that matches.
+
+Why distinct examples, and so few: identical examples would make every order give the same run, but
+they would also hide an example left out (``range(1, n, batch_size)``) and cannot have every class
+present, which ``train_mlp``'s contract requires.  With 3 examples and minibatches of 2 and 1 there
+are 6 ways to run an epoch, 36 for two.  What the parameters cannot show is not judged: an extra,
+empty minibatch has a zero gradient and changes nothing.
 """
 
 from __future__ import annotations
+
+import itertools
+from typing import Callable, Iterable
+
+import torch
+
+TRAIN_RTOL, TRAIN_ATOL = 1e-4, 1e-5  # float32 training against float64 steps
+
+# (params, indices of one minibatch) -> gradient of the minibatch's MEAN loss w.r.t. each parameter
+Gradient = Callable[[list, tuple], list]
 
 
 def expected_batches(n: int, batch_size: int) -> list[int]:
@@ -16,37 +38,110 @@ def expected_batches(n: int, batch_size: int) -> list[int]:
     return [min(batch_size, n - start) for start in range(0, n, batch_size)]
 
 
-def judge_minibatches(call: str, sizes: list[int], n: int, batch_size: int, num_epochs: int, where: str) -> None:
-    """Raise an AssertionError unless ``sizes`` are, in any order, ``num_epochs`` epochs of
-    :func:`expected_batches`; the message says which mistake the sizes look like.
-
-    ``call`` describes the student's call (``"train(net, X, ...)"``), ``where`` what the losses had to go
-    back through (``"the model passed in"``).
-    """
-    per_epoch = expected_batches(n, batch_size)
-    if sorted(sizes) == sorted(per_epoch * num_epochs):
-        return
+def _fill(remaining: tuple, sizes: tuple):
+    """Every way to fill minibatches of ``sizes`` (in this order) from ``remaining`` examples."""
     if not sizes:
-        raise AssertionError(f"during {call} no minibatch loss was back-propagated through {where}: compute the "
-                             "loss of every minibatch and call backward() on it")
-    if 0 in sizes:
-        raise AssertionError(f"during {call} an EMPTY minibatch reached backward (minibatch sizes {sizes}): the "
-                             "starts are range(0, n, batch_size) and each minibatch is order[start:start + batch_size]")
-    if n > batch_size and all(s == n for s in sizes):
-        raise AssertionError(f"during {call} every step used all {n} examples ({len(sizes)} steps): split each "
+        yield ()
+        return
+    for batch in itertools.combinations(remaining, sizes[0]):
+        rest = tuple(i for i in remaining if i not in batch)
+        for tail in _fill(rest, sizes[1:]):
+            yield (batch, *tail)
+
+
+def epoch_options(n: int, sizes: Iterable[int]) -> list[tuple]:
+    """Every distinct epoch over examples ``0 .. n-1`` in minibatches of ``sizes``, in any order of the
+    minibatches: tuples of minibatches, each a sorted tuple of example indices (the order inside a
+    minibatch does not change its mean loss).  Examples left over are not used (a dropped minibatch)."""
+    options = set()
+    for order in set(itertools.permutations(tuple(sizes))):
+        options.update(_fill(tuple(range(n)), order))
+    return sorted(options)
+
+
+def runs(grad: Gradient, start: list, options: list[tuple], num_epochs: int,
+         lr_of: Callable[[int], float], accumulate: bool = False) -> list[list]:
+    """The parameters after ``num_epochs`` epochs of SGD from ``start``, one list per sequence of epochs
+    drawn from ``options``: each minibatch is one step ``p -= lr_of(size) * gradient``; with
+    ``accumulate`` the gradients are never zeroed (each step uses the sum of all gradients so far)."""
+    states = [(list(start), None)]
+    for _ in range(num_epochs):
+        following = []
+        for params, total in states:
+            for epoch in options:
+                p, acc = params, total
+                for batch in epoch:
+                    g = grad(p, batch)
+                    if accumulate:
+                        acc = g if acc is None else [a + b for a, b in zip(acc, g)]
+                        g = acc
+                    p = [x - lr_of(len(batch)) * y for x, y in zip(p, g)]
+                following.append((p, acc))
+        states = following
+    return [params for params, _ in states]
+
+
+def close(got: list, want: list) -> bool:
+    """Whether two parameter lists agree within the float32 training tolerance."""
+    return len(got) == len(want) and all(
+        a.shape == b.shape and torch.allclose(a.double(), b.double(), rtol=TRAIN_RTOL, atol=TRAIN_ATOL)
+        for a, b in zip(got, want))
+
+
+def judge_training(call: str, trained: list, start: list, grad: Gradient, n: int, batch_size: int, num_epochs: int,
+                   lr: float, where: str) -> None:
+    """Raise an AssertionError unless ``trained`` are the parameters after ``num_epochs`` epochs of
+    minibatch SGD from ``start`` with learning rate ``lr``: each epoch uses every one of the ``n``
+    examples once, in minibatches of :func:`expected_batches` (any order, any shuffling), one step on
+    each minibatch's mean loss.  The message says which mistake the parameters look like.
+
+    ``grad`` computes a minibatch's mean-loss gradient (float64, here); ``call`` describes the student's
+    call (``"train(net, X, ...)"``), ``where`` whose parameters these are (``"the model passed in"``).
+    """
+    trained, start = [t.double() for t in trained], [t.double() for t in start]
+    if len(trained) != len(start) or any(a.shape != b.shape for a, b in zip(trained, start)):
+        raise AssertionError(f"after {call} the parameters of {where} changed number or shape: train those "
+                             "parameters themselves, without replacing them")
+    if not all(bool(torch.isfinite(t).all()) for t in trained):
+        raise AssertionError(f"after {call} the parameters of {where} contain NaN or inf: a minibatch's loss was NaN "
+                             "(computed from something other than its examples' logits and labels?) or the steps "
+                             "diverged (the SUM of the losses with this lr?)")
+    per_epoch = expected_batches(n, batch_size)
+    options = epoch_options(n, per_epoch)
+
+    def matches(opts, epochs=num_epochs, lr_of=lambda size: lr, accumulate=False):
+        return any(close(trained, want) for want in runs(grad, start, opts, epochs, lr_of, accumulate))
+
+    if matches(options):
+        return
+    if close(trained, start):
+        raise AssertionError(f"during {call} the parameters of {where} did not change: no minibatch loss was "
+                             "back-propagated, or no step taken; compute the loss of every minibatch, call "
+                             "backward() on it and take one SGD step")
+    every = f"every example once per epoch, in minibatches of batch_size={batch_size} (the last one smaller)"
+    if n > batch_size and matches(epoch_options(n, [n])):
+        raise AssertionError(f"during {call} every step used all {n} examples (one step per epoch): split each "
                              f"epoch into minibatches of batch_size={batch_size} examples")
-    if max(sizes) > batch_size:
-        raise AssertionError(f"during {call} a minibatch had {max(sizes)} examples, more than "
-                             f"batch_size={batch_size}: use the batch_size you are given")
-    if sum(sizes) % n == 0 and sum(sizes) // n != num_epochs:
-        raise AssertionError(f"during {call} the model saw {sum(sizes) // n} epoch(s) of data, expected "
-                             f"num_epochs={num_epochs}")
-    if len(per_epoch) > 1 and sorted(sizes) == sorted(per_epoch[:-1] * num_epochs):
-        raise AssertionError(f"during {call} the minibatches had {sizes} examples: the last, smaller minibatch of "
-                             f"each epoch ({n} = {len(per_epoch) - 1} x {batch_size} + {per_epoch[-1]}) was "
-                             "dropped; every example must be used once per epoch (no drop_last=True, and "
-                             "range(0, n, batch_size) for the starts)")
-    raise AssertionError(f"during {call} the minibatches reaching backward had {sizes} examples, expected "
-                         f"{per_epoch} (in any order) in each of the {num_epochs} epochs: every example once per "
-                         f"epoch, in minibatches of batch_size={batch_size} (the last one smaller), starting at "
-                         "range(0, n, batch_size)")
+    if len(per_epoch) > 1 and per_epoch[-1] < batch_size and matches(epoch_options(n, per_epoch[:-1])):
+        raise AssertionError(f"during {call} the last, smaller minibatch of each epoch ({n} = {len(per_epoch) - 1} x "
+                             f"{batch_size} + {per_epoch[-1]}) was dropped (or an example left out): every example "
+                             "must be used once per epoch (no drop_last=True, and range(0, n, batch_size) for the "
+                             "starts)")
+    if matches(options, accumulate=True):
+        raise AssertionError(f"during {call} the gradients added up across steps: zero them before each backward() "
+                             "(optimizer.zero_grad(), or p.grad.zero_() after each update)")
+    if matches(options, lr_of=lambda size: lr * size):
+        raise AssertionError(f"during {call} each step was batch_size times too large: that is the gradient of the "
+                             "SUM of the minibatch's losses; use their mean (nn.CrossEntropyLoss() averages; with "
+                             "your own sgd that divides by batch_size, the loss must be the sum)")
+    if matches(options, lr_of=lambda size: lr / size):
+        raise AssertionError(f"during {call} each step was batch_size times too small: the minibatch's loss was "
+                             "averaged twice (a mean loss and a step that divides by batch_size again)")
+    for epochs in range(1, 2 * num_epochs + 1):
+        if epochs != num_epochs and matches(options, epochs=epochs):
+            raise AssertionError(f"during {call} the model saw {epochs} epoch(s) of data, expected "
+                                 f"num_epochs={num_epochs}")
+    raise AssertionError(f"the parameters of {where} after {call} are not those of {num_epochs} epoch(s) of minibatch "
+                         f"SGD over the {n} examples, in any order: expected minibatches of {per_epoch} examples in "
+                         f"each epoch, {every}, starting at range(0, n, batch_size); one step on each minibatch's "
+                         "MEAN loss with learning rate lr, gradients zeroed before each backward()")

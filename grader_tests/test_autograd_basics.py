@@ -59,6 +59,7 @@ from autograder.compare import (assert_is_tensor, assert_same_shape, assert_scal
 from autograder.observed import assert_no_banned_operators, autodiff, ban
 from autograder.seeded import SeededInputs
 from autograder.student import StudentError
+from autograder import inspections
 from autograder.sandbox.wire import Code
 
 SEED = 20_240_602
@@ -244,10 +245,9 @@ class TestGrid:
         """grid(..., "meta") lives on the meta device (a device without data, available on every
         machine): catches a grid that ignores `device` even where no GPU is present."""
         what = "grid(3, 4, 'meta')"
-        info = _eval(student, "(lambda t: (type(t).__name__, str(t.device), str(t.dtype), tuple(t.shape)) "
-                              "if isinstance(t, torch.Tensor) else (type(t).__name__,))(grid(3, 4, 'meta'))",
-                     what, hint="create the tensor directly with device=device (torch.arange(..., device=device)); "
-                                "no .tolist(), .item() or .numpy() of it")
+        info = _eval(student, inspections.GRID_META_INFO, what,
+                     hint="create the tensor directly with device=device (torch.arange(..., device=device)); "
+                          "no .tolist(), .item() or .numpy() of it")
         if len(info) != 4:
             raise AssertionError(f"{what} returned a {info[0]}, expected a torch.Tensor")
         _, dev, dtype, shape = info
@@ -290,8 +290,7 @@ def _column_result(student, X, j, what):
     Work-around: the wire cannot yet encode a size-one view whose stride is not 1 (the column of
     a (1, m) matrix); the copy is made by trusted code after the student's function returned.
     """
-    return _eval(student, "(lambda o: o.clone(memory_format=torch.contiguous_format) "
-                          "if isinstance(o, torch.Tensor) else o)(column_view(X, j))", what, X=X, j=j)
+    return _eval(student, inspections.COLUMN_VIEW_COPY, what, X=X, j=j)
 
 
 class TestColumnView:
@@ -321,11 +320,11 @@ class TestColumnView:
             copy_hint = ("the result is a copy, not a view: return X[:, j] itself (basic indexing gives a view); "
                          "clone(), contiguous(), torch.tensor(...), torch.stack(...) and indexing with a list "
                          "copy the data")
-            after = _eval(student, "(lambda out: (X.mul_(-2.0), out)[1])(column_view(X, j))", what, X=X, j=j)
+            after = _eval(student, inspections.COLUMN_VIEW_AFTER_X_CHANGED, what, X=X, j=j)
             if not _close(after, -2.0 * X[:, j].double(), 0, 0):
                 raise AssertionError(f"{what}: after X.mul_(-2.0) the tensor returned by column_view did not "
                                      f"change -- {copy_hint}")
-            X_after = _eval(student, "(lambda out: (out.add_(100.0), X)[1])(column_view(X, j))", what, X=X, j=j)
+            X_after = _eval(student, inspections.X_AFTER_COLUMN_VIEW_CHANGED, what, X=X, j=j)
             expected = X.double().clone()
             expected[:, j] += 100.0
             if not _close(X_after, expected, 1e-6, 1e-5):
@@ -399,7 +398,7 @@ class TestAxpy:
             _check_unchanged(reply.args_after[0], x, "axpy_", "x",
                              "only y may change; compute a * x into a new tensor instead of x *= a or x.mul_(a)")
             what = f"axpy_({label})"
-            seen = _eval(student, "(lambda v: (axpy_(a, x, y), v)[1])(y.view(-1))", what, a=a, x=x, y=y)
+            seen = _eval(student, inspections.VIEW_AFTER_AXPY, what, a=a, x=x, y=y)
             expected = (y.double() + a * x.double()).reshape(-1)
             rtol, atol = _tols(y.dtype)
             if not _close(seen, expected, rtol, atol):
@@ -433,10 +432,6 @@ class TestAxpy:
 # ============================================================================ to_numpy
 
 
-TO_NUMPY_INFO = ("(type(a).__module__.split('.')[0], type(a).__name__, str(getattr(a, 'dtype', '')), "
-                 "a.tolist() if hasattr(a, 'tolist') else None)")
-
-
 def _numpy_info(student, out, what):
     """(module, type name, dtype, values as nested lists) of the student's returned array."""
     if isinstance(out, torch.Tensor):
@@ -445,7 +440,7 @@ def _numpy_info(student, out, what):
     if isinstance(out, (list, tuple, int, float)) or out is None:
         raise AssertionError(f"{what} returned {describe(out)}, expected a NumPy array (x.tolist() gives Python "
                              "lists; .numpy() gives an array)")
-    module, name, dtype, values = _eval(student, TO_NUMPY_INFO, what, a=out)
+    module, name, dtype, values = _eval(student, inspections.ARRAY_MODULE_INFO, what, a=out)
     if module != "numpy" or name != "ndarray":
         raise AssertionError(f"{what} returned a {module}.{name}, expected a numpy.ndarray")
     return dtype, values
@@ -488,10 +483,10 @@ class TestToNumpy:
             hint = ("the array is a copy: x.detach().cpu().numpy() shares x's memory (for a CPU tensor .cpu() "
                     "and .detach() do not copy); .clone(), .copy(), np.array(...) and .tolist() copy")
             _numpy_info(student, student.to_numpy(x), what)  # an ndarray first
-            seen = _eval(student, "(lambda a: (x.detach().add_(1.5), a.tolist())[1])(to_numpy(x))", what, x=x)
+            seen = _eval(student, inspections.ARRAY_AFTER_DETACHED_X_ADDED, what, x=x)
             if not _close(torch.tensor(seen, dtype=torch.float64), x.detach().double() + 1.5, 1e-6, 1e-6):
                 raise AssertionError(f"{what}: after x.detach().add_(1.5) the array did not change -- {hint}")
-            x_after = _eval(student, "(lambda a: (a.__imul__(2), x)[1])(to_numpy(x))", what, x=x)
+            x_after = _eval(student, inspections.X_AFTER_ARRAY_DOUBLED, what, x=x)
             if not _close(x_after, x.detach().double() * 2, 1e-6, 1e-6):
                 raise AssertionError(f"{what}: after a *= 2 on the array, x did not change -- {hint}")
 
@@ -741,13 +736,13 @@ class TestGradOfMeanSquare:
 # ============================================================================ numerical_grad
 
 
-# Trusted functions, as source (built in the sandbox by autograder.sandbox.wire.Code) and as lambdas here.
-F_CUBE = "lambda x: (x ** 3).sum()"
-F_WEIGHTED_SIN = ("lambda x: (torch.arange(1, x.numel() + 1, dtype=x.dtype, device=x.device).reshape(x.shape)"
-                  " * torch.sin(x)).sum()")
-F_LOGSUMEXP = "lambda x: torch.logsumexp(x.reshape(-1), 0)"
-F_FLOAT = "lambda x: float((x * x).sum())"
-F_EXP2 = "lambda x: torch.exp(2 * x).sum()"
+# Trusted functions, as source (public, in autograder.inspections; built in the sandbox by
+# autograder.sandbox.wire.Code) and as lambdas here.
+F_CUBE = inspections.CUBE_SUM_FN
+F_WEIGHTED_SIN = inspections.WEIGHTED_SIN_FN
+F_LOGSUMEXP = inspections.LOGSUMEXP_FN
+F_FLOAT = inspections.FLOAT_SQUARE_SUM_FN
+F_EXP2 = inspections.EXP2_SUM_FN
 
 
 def _trusted(src):

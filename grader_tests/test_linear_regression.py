@@ -62,6 +62,7 @@ import ast
 import pytest
 import torch
 
+from autograder import inspections
 from autograder.banned import find_banned
 from autograder.compare import (assert_device, assert_dtype, assert_finite, assert_is_tensor, assert_same_shape,
                                 assert_tensor_close, describe, fail_with_hint, fmt_number, fmt_shape,
@@ -301,7 +302,7 @@ def _minibatches(student, batch_size, features, labels, seed=None):
     limit = len(features) + 3
     if isinstance(value, RemoteObject):
         try:
-            items = student.eval("[b for _, b in zip(range(limit), it)]", it=value, limit=limit)
+            items = student.eval(inspections.FIRST_ITEMS, it=value, limit=limit)
         except AssertionError as error:
             text = str(error)
             if " raised " in text:
@@ -896,11 +897,7 @@ def _build(student, num_inputs, offset):
     if not isinstance(net, RemoteObject):
         raise AssertionError(f"{what} returned {describe(net)}, expected an nn.Module: "
                              "return nn.Sequential(nn.Linear(num_inputs, 1))")
-    info = student.eval(
-        "(isinstance(net, torch.nn.Module), "
-        "[(m.in_features, m.out_features, m.bias is not None) for m in net.modules() "
-        "if isinstance(m, torch.nn.Linear)], "
-        "[tuple(p.shape) for p in net.parameters()])", net=net)
+    info = student.eval(inspections.LINEAR_MODEL_INFO, net=net)
     is_module, linears, shapes = info
     if not is_module:
         raise AssertionError(f"{what} returned an object of type {net.type_name}, expected an nn.Module: "
@@ -910,8 +907,7 @@ def _build(student, num_inputs, offset):
 
 def _layer_params(student, net):
     """(weight, bias) of the model's nn.Linear, detached, as plain tensors."""
-    return student.eval("[(m.weight.detach(), m.bias.detach()) for m in net.modules() "
-                        "if isinstance(m, torch.nn.Linear)][0]", net=net)
+    return student.eval(inspections.FIRST_LINEAR_PARAMS, net=net)
 
 
 class TestBuildConciseModel:
@@ -969,7 +965,7 @@ class TestBuildConciseModel:
         num_inputs = 3
         net, _linears, _shapes, what = _build(student, num_inputs, 2000)
         X = _randn((7, num_inputs), 2001)
-        out = student.eval("net.to(X.device)(X)", net=net, X=X)
+        out = student.eval(inspections.NET_ON_INPUT_DEVICE, net=net, X=X)
         weight, bias = _layer_params(student, net)
         expected = X.double() @ weight.double().T + bias.double()
         assert_tensor_close(out, expected, rtol=RTOL, atol=ATOL, dtype=torch.float32, device=device,

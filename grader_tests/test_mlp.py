@@ -41,15 +41,18 @@ Decisions documented here:
   untrained models sit at ~0.10, a forgotten ``zero_grad`` or a summed loss at <= 0.45).
   ``train_concise_mlp`` trains a model the grader builds in the sandbox (default PyTorch
   initialisation), so it does not depend on the student's ``build_concise_mlp``.
-* The minibatches are observed, not guessed from the result: a spy counts the examples of every
-  output that reaches ``backward`` (for ``train_mlp`` a wrapper around the student's own
-  ``mlp_forward``, installed for the call in ``train_mlp``'s globals and removed after it; for
-  ``train_concise_mlp`` a hook on the grader's model).  Each epoch must back-propagate minibatches
-  of ``batch_size`` examples covering all ``n`` examples once (the last one smaller; any order).
-  Outputs that never reach ``backward`` (an accuracy computed along the way) are not counted.  A
-  ``train_mlp`` that never back-propagates through ``mlp_forward`` (a forward pass written out in
-  the loop; the contract asks for ``mlp_forward``) is not judged by this test; its accuracy still
-  is.  The single-example case has label 0 (every class present, as the contract says).
+* The minibatches are judged by their outcome, never by anything recorded in the sandbox (the
+  student's code could rewrite a record there): on 3 DISTINCT examples, batch_size 2 and 2 epochs,
+  minibatch SGD can only end at a few points (which examples share a minibatch, in which order the
+  minibatches come), and ``shared_minibatches`` computes all of them here in float64 from the initial
+  parameters -- for ``train_mlp`` the list the same call returns with lr = 0 and the same seed (the
+  same initial draws), for ``train_concise_mlp`` the grader's model read before the call.  The
+  trained parameters must match one of them (rtol 1e-4, atol 1e-5); otherwise the message names the
+  typical wrong loop they match (full batch, last minibatch dropped, another number of epochs, a
+  summed loss, ...).  Any order, shuffling or not, a forward pass written out instead of
+  ``mlp_forward``, ``DataLoader`` without ``drop_last``, all pass.  The contract of ``train_mlp``
+  needs every class present (``q = int(y.max()) + 1``), so its 3 examples have 3 classes; a data set
+  of a single example (label 0) must also not fail.
 * ``build_concise_mlp`` is checked on the live module through ``student.eval``: four children
   ``Flatten, Linear(d, h), ReLU, Linear(h, q)``, weights ~ N(0, 0.01^2) (biases free: the book keeps
   PyTorch's default), and its output against the reference forward pass computed with the
@@ -65,12 +68,12 @@ Decisions documented here:
   banned (``torch.sigmoid`` and ``torch.tanh`` are not, in its source either).
 """
 
-import contextlib
 import math
 
 import pytest
 import torch
 
+from autograder import inspections
 from autograder.banned import find_banned
 from autograder.compare import (assert_is_tensor, assert_same_shape, assert_tensor_close, describe, fail_with_hint,
                                 first_mismatch, fmt_dtype, fmt_number, fmt_shape, fmt_tensor)
@@ -79,7 +82,7 @@ from autograder.seeded import SeededInputs
 from autograder.student import StudentError
 from autograder.sandbox.wire import origin_device
 
-from shared_minibatches import judge_minibatches
+from shared_minibatches import judge_training
 
 SEED = 20_240_611
 _INPUTS = SeededInputs(SEED)
@@ -746,9 +749,7 @@ class TestInitMlpParams:
         torch.randn(..., requires_grad=True) * 0.01, which is not a leaf, and a missing requires_grad)."""
         d, h, q = (5, 3, 7)
         label, _ = _call_init(student, (d, h, q), SEED + 920)
-        states = student.eval(
-            "[(isinstance(p, torch.Tensor), bool(getattr(p, 'is_leaf', False)), bool(getattr(p, 'requires_grad', False)))"
-            " for p in init_mlp_params(d, h, q)]", d=d, h=h, q=q)
+        states = student.eval(inspections.INIT_MLP_PARAM_KINDS, d=d, h=h, q=q)
         for name, (is_tensor, is_leaf, requires_grad) in zip(INIT_NAMES, states):
             if not requires_grad:
                 raise AssertionError(
@@ -838,47 +839,39 @@ def _run_train_mlp(student, device, config):
     return label, params, X_test, y_test
 
 
-# Minibatch spies (see the module docstring).  Each records, in a list kept in the sandbox, the number
-# of examples of every output that reaches backward.
-SPY_FORWARD_INSTALL = (
-    "(lambda g: g.update(__grader_batches__=[], __grader_forward__=g['mlp_forward'], mlp_forward=lambda X, params, "
-    "*a, **k: (lambda out: (getattr(out, 'requires_grad', False) and out.register_hook(lambda grad: "
-    "g['__grader_batches__'].append(int(grad.shape[0]))), out)[1])(g['__grader_forward__'](X, params, *a, **k))) "
-    "if callable(g.get('mlp_forward')) else None)(getattr(train_mlp, '__globals__', {}))")
-SPY_FORWARD_REMOVE = (
-    "(lambda g: (g.__setitem__('mlp_forward', g.pop('__grader_forward__')) if '__grader_forward__' in g else None, "
-    "list(g.pop('__grader_batches__', [])))[1])(getattr(train_mlp, '__globals__', {}))")
-SPY_NET_INSTALL = (
-    "(net.__dict__.__setitem__('grader_batches', []), net[1].register_forward_hook(lambda m, inp, out: "
-    "(out.requires_grad and out.register_hook(lambda g: net.__dict__['grader_batches'].append(int(g.shape[0]))), "
-    "None)[1]), None)[2]")
-SPY_NET_READ = "list(net.__dict__.get('grader_batches', []))"
-
-# (n, batch_size, num_epochs) of the minibatch checks: 50 = 3 x 16 + 2, and a data set of one example
-MINIBATCH_CASES = ((50, 16, 2), (1, 4, 3))
+# Minibatch checks (see the module docstring): (n, batch_size, num_epochs) on n distinct examples, every run
+# computed here; and a data set of one example (X[0] is the only one), which must not fail.
+MINIBATCH_CASE = (3, 2, 2)
+SINGLE_CASE = (1, 4, 3)
+MINIBATCH_LR = 0.5
 
 
 def _minibatch_data(offset, n):
-    """n examples of shape (2, 3); every class present (a single example has label 0)."""
+    """n examples of shape (2, 3); every class present (3 classes; a single example has label 0)."""
     X, y, _, _ = _synthetic_images(offset, 3, (2, 3), n_train=max(n, 3), n_test=3)
     if n == 1:
         return X[:1].contiguous(), torch.zeros(1, dtype=torch.int64)
     return X[:n].contiguous(), y[:n].contiguous()
 
 
-def _record_train_mlp(student, X, y, h, lr, num_epochs, batch_size, seed):
-    """Call train_mlp with the mlp_forward spy installed; the recorded sizes, or None without a spy."""
-    installed = student.eval(f"({SPY_FORWARD_INSTALL}, callable(getattr(train_mlp, '__globals__', {{}})"
-                             ".get('__grader_forward__')))[1]", label="preparing the check of train_mlp")
-    try:
-        student.call("train_mlp", X, y, h, lr, num_epochs, batch_size, seed=seed, timeout=TRAIN_TIMEOUT)
-    except StudentError:
-        # the call's own failure is the message; the sandbox may be gone (a timeout), so do not insist
-        with contextlib.suppress(StudentError):
-            student.eval(SPY_FORWARD_REMOVE, label="removing the spy on mlp_forward")
-        raise
-    sizes = student.eval(SPY_FORWARD_REMOVE, label="reading the minibatches of train_mlp")
-    return sizes if installed else None
+def _mean_ce_grad(forward, X, y):
+    """The gradient of the mean cross-entropy of ``forward(X[batch], params)`` on a minibatch (float64)."""
+    X64 = X.double()
+
+    def grad(params, batch):
+        p = [t.detach().clone().requires_grad_() for t in params]
+        idx = torch.tensor(batch, dtype=torch.int64)
+        loss = torch.nn.functional.cross_entropy(forward(X64[idx], p), y[idx])
+        return [g.detach() for g in torch.autograd.grad(loss, p)]
+    return grad
+
+
+def _trained_list(value, label):
+    """The [W1, b1, W2, b2] returned by train_mlp, as float64 tensors."""
+    if not isinstance(value, (list, tuple)) or len(value) != 4 or \
+            not all(isinstance(p, torch.Tensor) for p in value):
+        raise AssertionError(f"{label} returned {describe(value)}, expected the trained list [W1, b1, W2, b2]")
+    return [p.double() for p in value]
 
 
 def _check_trained_accuracy(reference, label, params, X_test, y_test):
@@ -922,36 +915,40 @@ class TestTrainMlp:
 
 
     @pytest.mark.points(1)
-    def test_minibatches_and_epochs(self, student, device):
-        """Every minibatch that reaches backward through mlp_forward is recorded: with n = 50, batch_size = 16
-        and 2 epochs, 2 x 4 minibatches of 16, 16, 16 and 2 examples; with a single example, batch_size = 4
-        and 3 epochs, three minibatches of 1 (catches full-batch training, a dropped or empty last minibatch,
-        overlapping minibatches, a wrong number of epochs, batch_size ignored, sizes read from X[1])."""
-        for k, (n, batch_size, num_epochs) in enumerate(MINIBATCH_CASES):
-            X, y = _minibatch_data(1500 + 10 * k, n)
-            call = (f"train_mlp(X of shape {fmt_shape(X.shape)}, y, num_hiddens=5, lr=0.1, num_epochs={num_epochs}, "
-                    f"batch_size={batch_size})")
-            try:
-                sizes = _record_train_mlp(student, X, y, 5, 0.1, num_epochs, batch_size, SEED + 1501 + 10 * k)
-            except StudentError as error:
-                extra = " (a data set of a single example: X[0] is the only example)" if n == 1 else ""
-                raise AssertionError(f"{call} failed{extra}: {error}") from None
-            if not sizes:
-                return  # nothing went back through mlp_forward: not observable here; the accuracy tests grade it
-            judge_minibatches(call, sizes, n, batch_size, num_epochs, "mlp_forward")
+    def test_minibatches_and_epochs(self, student, reference, device):
+        """On 3 distinct examples with batch_size = 2 and 2 epochs, the returned parameters are those of one
+        of the possible runs, computed here from the initial parameters (the same call with lr = 0 and the
+        same seed): every example once per epoch, in minibatches of 2 and 1 (any order), one SGD step on each
+        minibatch's mean cross-entropy; a data set of a single example must not fail (catches full-batch
+        training, a dropped last minibatch, an example left out, a wrong number of epochs, a summed
+        loss, sizes read from X[1])."""
+        n, batch_size, num_epochs = MINIBATCH_CASE
+        X, y = _minibatch_data(1500, n)
+        call = (f"train_mlp(X of shape {fmt_shape(X.shape)}, y, num_hiddens=5, lr={MINIBATCH_LR}, "
+                f"num_epochs={num_epochs}, batch_size={batch_size})")
+        seed = SEED + 1501
+        try:
+            start = student.call("train_mlp", X, y, 5, 0.0, num_epochs, batch_size, seed=seed,
+                                 timeout=TRAIN_TIMEOUT).value
+            trained = student.call("train_mlp", X, y, 5, MINIBATCH_LR, num_epochs, batch_size, seed=seed,
+                                   timeout=TRAIN_TIMEOUT).value
+        except StudentError as error:
+            raise AssertionError(f"{call} failed: {error}") from None
+        start = _trained_list(start, call.replace(f"lr={MINIBATCH_LR}", "lr=0.0"))
+        trained = _trained_list(trained, call)
+        judge_training(call, trained, start, _mean_ce_grad(reference.mlp_forward, X, y), n, batch_size, num_epochs,
+                       MINIBATCH_LR, "the list it returned")
+        n, batch_size, num_epochs = SINGLE_CASE
+        X, y = _minibatch_data(1510, n)
+        try:
+            student.call("train_mlp", X, y, 5, 0.1, num_epochs, batch_size, seed=SEED + 1511, timeout=TRAIN_TIMEOUT)
+        except StudentError as error:
+            raise AssertionError(f"train_mlp(X of shape {fmt_shape(X.shape)}, y, num_hiddens=5, lr=0.1, "
+                                 f"num_epochs={num_epochs}, batch_size={batch_size}) failed (a data set of a single "
+                                 f"example: X[0] is the only example): {error}") from None
 
 
 # ============================================================================ build_concise_mlp
-
-
-STRUCTURE_EXPR = (
-    "(isinstance(net, torch.nn.Sequential), type(net).__name__, "
-    "[(type(m).__name__, isinstance(m, torch.nn.Flatten), isinstance(m, torch.nn.Linear), "
-    "isinstance(m, torch.nn.ReLU), getattr(m, 'in_features', None), getattr(m, 'out_features', None), "
-    "getattr(m, 'bias', 0) is not None, getattr(m, 'start_dim', None), getattr(m, 'end_dim', None)) "
-    "for m in net.children()] if isinstance(net, torch.nn.Module) else None)")
-LINEAR_PARAMS_EXPR = ("[(m.weight.detach().clone(), None if m.bias is None else m.bias.detach().clone()) "
-                      "for m in net.modules() if isinstance(m, torch.nn.Linear)]")
 
 
 def _build(student, sizes, seed=None):
@@ -959,7 +956,7 @@ def _build(student, sizes, seed=None):
     label = f"build_concise_mlp({d}, {h}, {q})"
     net = student.call("build_concise_mlp", d, h, q, seed=seed).value
     if not (hasattr(net, "handle") and hasattr(net, "type_name")) or \
-            not student.eval("isinstance(net, torch.nn.Module)", net=net):
+            not student.eval(inspections.IS_MODULE, net=net):
         raise AssertionError(f"{label} returned {describe(net)}, expected an nn.Sequential model: "
                              "nn.Sequential(nn.Flatten(), nn.Linear(num_inputs, num_hiddens), nn.ReLU(), "
                              "nn.Linear(num_hiddens, num_outputs))")
@@ -968,7 +965,7 @@ def _build(student, sizes, seed=None):
 
 def _check_structure(student, label, net, sizes):
     d, h, q = sizes
-    is_seq, type_name, children = student.eval(STRUCTURE_EXPR, net=net)
+    is_seq, type_name, children = student.eval(inspections.CONCISE_MLP_STRUCTURE, net=net)
     expected = "nn.Sequential(nn.Flatten(), nn.Linear(num_inputs, num_hiddens), nn.ReLU(), nn.Linear(num_hiddens, num_outputs))"
     if children is None:
         raise AssertionError(f"{label} returned an object of type {type_name}, expected {expected}")
@@ -998,7 +995,7 @@ def _check_structure(student, label, net, sizes):
 
 
 def _linear_params(student, label, net):
-    layers = student.eval(LINEAR_PARAMS_EXPR, net=net)
+    layers = student.eval(inspections.LINEAR_PARAMS, net=net)
     if len(layers) != 2:
         raise AssertionError(f"the model returned by {label} has {len(layers)} nn.Linear layers, expected 2")
     return layers
@@ -1031,7 +1028,7 @@ class TestBuildConciseMlp:
         computed with the model's own parameters, on the device under test."""
         sizes = (24, 7, 3)
         label, net = _build(student, sizes, seed=SEED + 1300)
-        net = student.eval("net.to(dev)", net=net, dev=device)
+        net = student.eval(inspections.NET_TO_DEVICE, net=net, dev=device)
         (W1, b1), (W2, b2) = _linear_params(student, label, net)
         if b1 is None or b2 is None:
             raise AssertionError(f"the nn.Linear layers of the model returned by {label} have no bias; the book's "
@@ -1055,9 +1052,6 @@ class TestBuildConciseMlp:
 
 
 CONCISE_TRAIN = (1400, 10, (8, 8), 32, 0.5, 10, 32, SEED + 1401)
-GRADER_NET_EXPR = ("(torch.manual_seed(s), torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(d, h), "
-                   "torch.nn.ReLU(), torch.nn.Linear(h, q)))[1].to(dev)")
-PARAMS_COPY_EXPR = "[p.detach().clone() for p in net.parameters()]"
 
 CONCISE_TRAINING_HINT = ("for every minibatch: loss = nn.CrossEntropyLoss() of net(X_batch) and y_batch, "
                          "trainer.zero_grad(), loss.backward(), trainer.step(), with trainer = "
@@ -1069,13 +1063,13 @@ def _run_train_concise(student, device):
     offset, q, shape, h, lr, num_epochs, batch_size, seed = CONCISE_TRAIN
     X, y, X_test, y_test = _synthetic_images(offset, q, shape)
     d = math.prod(shape)
-    net = student.eval(GRADER_NET_EXPR, s=seed, d=d, h=h, q=q, dev=device)
-    before = student.eval(PARAMS_COPY_EXPR, net=net)
+    net = student.eval(inspections.SEEDED_MLP, s=seed, d=d, h=h, q=q, dev=device)
+    before = student.eval(inspections.PARAMS_COPY, net=net)
     label = (f"train_concise_mlp(net, X, y, lr={lr}, num_epochs={num_epochs}, batch_size={batch_size}) with net = "
              f"nn.Sequential(nn.Flatten(), nn.Linear({d}, {h}), nn.ReLU(), nn.Linear({h}, {q})) on a seeded "
              f"synthetic set of {X.shape[0]} examples of shape {fmt_shape(shape)}")
     student.call("train_concise_mlp", net, X, y, lr, num_epochs, batch_size, seed=seed, timeout=TRAIN_TIMEOUT)
-    after = student.eval(PARAMS_COPY_EXPR, net=net)
+    after = student.eval(inspections.PARAMS_COPY, net=net)
     return label, net, before, after, X_test, y_test
 
 
@@ -1100,20 +1094,26 @@ class TestTrainConciseMlp:
                                  "trainer.step() after loss.backward()), without building a new one")
 
     @pytest.mark.points(1)
-    def test_minibatches_and_epochs(self, student, device):
-        """Every minibatch that reaches backward through the model passed in is recorded: with n = 50,
-        batch_size = 16 and 2 epochs, 2 x 4 minibatches of 16, 16, 16 and 2 examples (catches full-batch
-        training, a dropped or empty last minibatch, overlapping minibatches, a wrong number of epochs)."""
-        n, batch_size, num_epochs = MINIBATCH_CASES[0]
+    def test_minibatches_and_epochs(self, student, reference, device):
+        """On 3 distinct examples with batch_size = 2 and 2 epochs, the parameters of the model passed in end
+        as in one of the possible runs, computed here from their values before the call: every example once
+        per epoch, in minibatches of 2 and 1 (any order), one SGD step on each minibatch's mean cross-entropy
+        (catches full-batch training, a dropped last minibatch, an example left out, a wrong number
+        of epochs, a summed loss)."""
+        n, batch_size, num_epochs = MINIBATCH_CASE
         X, y = _minibatch_data(1600, n)
-        net = student.eval(GRADER_NET_EXPR, s=SEED + 1601, d=6, h=5, q=3, dev=device)
-        student.eval(SPY_NET_INSTALL, net=net)
-        call = (f"train_concise_mlp(net, X of shape {fmt_shape(X.shape)}, y, lr=0.1, num_epochs={num_epochs}, "
-                f"batch_size={batch_size})")
-        student.call("train_concise_mlp", net, X, y, 0.1, num_epochs, batch_size, seed=SEED + 1602,
+        net = student.eval(inspections.SEEDED_MLP, s=SEED + 1601, d=6, h=5, q=3, dev=device)
+        start = [p.double() for p in student.eval(inspections.PARAMS_COPY, net=net)]
+        call = (f"train_concise_mlp(net, X of shape {fmt_shape(X.shape)}, y, lr={MINIBATCH_LR}, "
+                f"num_epochs={num_epochs}, batch_size={batch_size})")
+        student.call("train_concise_mlp", net, X, y, MINIBATCH_LR, num_epochs, batch_size, seed=SEED + 1602,
                      timeout=TRAIN_TIMEOUT)
-        sizes = student.eval(SPY_NET_READ, net=net)
-        judge_minibatches(call, sizes, n, batch_size, num_epochs, "the model passed in")
+        trained = student.eval(inspections.PARAMS_COPY, net=net)
+
+        def forward(X_batch, p):  # the grader's nn.Sequential: Linear weights are (out, in)
+            return reference.mlp_forward(X_batch, [p[0].T, p[1], p[2].T, p[3]])
+        judge_training(call, trained, start, _mean_ce_grad(forward, X, y), n, batch_size, num_epochs, MINIBATCH_LR,
+                       "the model passed in")
 
     @pytest.mark.points(3)
     def test_accuracy(self, student, device):
@@ -1121,7 +1121,7 @@ class TestTrainConciseMlp:
         classifies at least 85% of 500 held-out examples correctly (a forgotten zero_grad or a summed loss
         stays below 50%)."""
         label, net, _, _, X_test, y_test = _run_train_concise(student, device)
-        logits = student.eval("net(X).detach()", net=net, X=X_test)
+        logits = student.eval(inspections.NET_OUTPUT, net=net, X=X_test)
         acc = _accuracy(logits, y_test)
         if acc < MIN_ACCURACY:
             raise AssertionError(

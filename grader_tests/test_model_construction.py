@@ -48,6 +48,7 @@ from autograder.banned import find_banned
 from autograder.compare import (assert_tensor_close, describe, fmt_number)
 from autograder.seeded import SeededInputs
 from autograder.student import RemoteObject
+from autograder import inspections
 from autograder.sandbox.wire import Code, origin_device
 
 SEED = 20_250_301
@@ -92,7 +93,7 @@ def _eval(student, expr, prefix, hints=(), **bindings):
 
 def _expect_module(student, obj, what):
     """``obj`` must be an nn.Module that stayed in the sandbox."""
-    if isinstance(obj, RemoteObject) and student.eval("isinstance(m, torch.nn.Module)", m=obj):
+    if isinstance(obj, RemoteObject) and student.eval(inspections.IS_MODULE, net=obj):
         return obj
     got = f"an object of type {obj.type_name}" if isinstance(obj, RemoteObject) else describe(obj)
     raise AssertionError(f"{what} gave {got}, expected an nn.Module")
@@ -108,21 +109,22 @@ def _build(student, cls, *args, seed, device=None):
 
 
 def _move(student, net, device, what):
-    _eval(student, f"net.to({device!r})", f"moving {what} to {device} with net.to({device!r}) failed", net=net)
+    _eval(student, inspections.NET_TO_DEVICE, f"moving {what} to {device} with net.to({device!r}) failed", net=net,
+          dev=device)
     return net
 
 
 def _trusted_modules(student, expr, seed, **bindings):
-    """Modules built in the sandbox by a trusted expression (torch seeded first)."""
-    return student.eval(f"[torch.manual_seed({seed}), {expr}][1]", **bindings)
+    """Modules built in the sandbox by one of the public ``inspections.NETWORKS`` (torch seeded first)."""
+    return student.eval(inspections.seeded(expr), seed=seed, **bindings)
 
 
 def _named_params(student, net):
-    return student.eval("[(n, p) for n, p in net.named_parameters()]", net=net)
+    return student.eval(inspections.NAMED_PARAMS, net=net)
 
 
 def _param_grads(student, net):
-    return student.eval("[p.grad for p in net.parameters()]", net=net)
+    return student.eval(inspections.PARAM_GRADS, net=net)
 
 
 def _check_shapes(named, expected, what, hint=None, listing=None):
@@ -213,7 +215,7 @@ class TestMLP:
         net = _build(student, "MLP", seed=SEED)
         named = _named_params(student, net)
         _check_shapes(named, MLP_SHAPES, "MLP()")
-        if not all(student.eval("[p.requires_grad for p in net.parameters()]", net=net)):
+        if not all(student.eval(inspections.PARAMS_REQUIRE_GRAD, net=net)):
             raise AssertionError("some parameters of MLP() do not require grad: leave nn.Linear's parameters "
                                  "trainable")
 
@@ -253,18 +255,17 @@ class TestMLP:
 
 # ============================================================================ MySequential
 
-SEQ_CASES = [  # trusted expressions for the modules given to MySequential, and the input shape
-    ("[torch.nn.Linear(6, 6), torch.nn.Tanh(), torch.nn.Linear(6, 6), torch.nn.ReLU(), torch.nn.Linear(6, 6)]",
-     (6, 6)),
-    ("[torch.nn.Linear(5, 7), torch.nn.ReLU(), torch.nn.Linear(7, 3)]", (4, 5)),
-    ("[torch.nn.Linear(4, 2)]", (1, 4)),
+SEQ_CASES = [  # public expressions for the modules given to MySequential, and the input shape
+    (inspections.SEQ_TANH_MODULES, (6, 6)),
+    (inspections.SEQ_RELU_MODULES, (4, 5)),
+    (inspections.SEQ_ONE_MODULE, (1, 4)),
 ]
 
 
 def _seq_modules(student, k):
     expr, _ = SEQ_CASES[k]
     mods = _trusted_modules(student, expr, SEED + 100 + k)
-    values = student.eval("[list(m.parameters()) for m in mods]", mods=mods)
+    values = student.eval(inspections.MODULE_PARAMS, mods=mods)
     twins = eval(expr, {"torch": torch})  # the grader's own float64 copies
     for twin, vals in zip(twins, values):
         _load_into(twin, vals)
@@ -282,9 +283,7 @@ class TestMySequential:
             mods, _ = _seq_modules(student, k)
             net = _expect_module(student, student.call("MySequential", *mods).value,
                                  f"MySequential(...) with {len(mods)} modules")
-            same = student.eval("[p is q for p, q in zip(net.parameters(), [q for m in mods for q in m.parameters()])]"
-                                " + [len(list(net.parameters())) - sum(len(list(m.parameters())) for m in mods)]",
-                                net=net, mods=mods)
+            same = student.eval(inspections.REGISTERS_MODULES, net=net, mods=mods)
             flags, extra = same[:-1], same[-1]
             n_expected = len(flags) + (-extra if extra < 0 else 0)
             if not flags:
@@ -340,7 +339,7 @@ class TestMySequential:
         assert not problems, "\n".join(problems)
         mods, twins = _seq_modules(student, 0)
         net = _expect_module(student, student.call("MySequential", *mods).value, "MySequential(...)")
-        if student.eval("any(isinstance(m, torch.nn.Sequential) for m in net.modules())", net=net):
+        if student.eval(inspections.HAS_SEQUENTIAL, net=net):
             raise AssertionError("MySequential(...) is (or contains) an nn.Sequential: write the container "
                                  "yourself from nn.Module")
         X = _randn(SEQ_CASES[0][1], 120)
@@ -480,7 +479,7 @@ def _fixed_forward(X, rand_weight, W, b, mode="while"):
 
 def _fixed_state(student, net):
     """(rand_weight, linear.weight, linear.bias) of the student's FixedHiddenMLP."""
-    state = _eval(student, "(net.rand_weight, net.linear.weight, net.linear.bias)",
+    state = _eval(student, inspections.FIXED_HIDDEN_PARAMS,
                   "FixedHiddenMLP must keep its constant in self.rand_weight and its layer in self.linear "
                   "(the grader reads them)", net=net)
     for name, value, shape in zip(["rand_weight", "linear.weight", "linear.bias"], state, [(20, 20), (20, 20), (20,)]):
@@ -501,7 +500,7 @@ class TestFixedHiddenMLP:
         if not (bool((rand_weight >= 0).all()) and bool((rand_weight < 1).all())):
             raise AssertionError("FixedHiddenMLP().rand_weight has values outside [0, 1): draw it with "
                                  "torch.rand(20, 20), as the book does")
-        trainable = student.eval("[(n, p) for n, p in net.named_parameters() if p.requires_grad]", net=net)
+        trainable = student.eval(inspections.NAMED_TRAINABLE_PARAMS, net=net)
         _check_shapes(trainable, [(20, 20), (20,)], "FixedHiddenMLP()",
                       listing="the trainable parameters of FixedHiddenMLP()",
                       hint=lambda shapes: (
@@ -516,7 +515,7 @@ class TestFixedHiddenMLP:
         """rand_weight follows the module when it is converted or moved (net.double() here): a buffer
         or a frozen parameter does, a plain tensor attribute does not (and then fails on a GPU)."""
         net = _build(student, "FixedHiddenMLP", seed=SEED + 410)
-        dtype = _eval(student, "str(net.double().rand_weight.dtype)", "FixedHiddenMLP().double() failed", net=net)
+        dtype = _eval(student, inspections.RAND_WEIGHT_DTYPE_AFTER_DOUBLE, "FixedHiddenMLP().double() failed", net=net)
         if dtype != "torch.float64":
             raise AssertionError(
                 "FixedHiddenMLP().rand_weight did not follow net.double() (it stayed " + dtype.replace("torch.", "")
@@ -529,9 +528,8 @@ class TestFixedHiddenMLP:
         """The loop halves while the sum of |X| is LARGER than 1: with the layer set to weight 0 and
         bias (2, 0, ..., 0), X is halved once to a sum of exactly 1 and then kept (catches `>= 1`)."""
         net = _build(student, "FixedHiddenMLP", seed=SEED + 430, device=device)
-        _eval(student, "[[p.data.zero_() for p in net.parameters()], "
-                       "[p.data[0].fill_(2.0) for p in net.parameters() if p.dim() == 1]] and None",
-              "setting FixedHiddenMLP's parameters failed", net=net, label="setting the parameters")
+        _eval(student, inspections.SET_FIXED_HIDDEN_PARAMS, "setting FixedHiddenMLP's parameters failed", net=net,
+              label="setting the parameters")
         out = student.call_method(net, "__call__", torch.randn(1, 20, generator=torch.Generator().manual_seed(7))).value
         assert isinstance(out, torch.Tensor) and out.numel() == 1, (
             f"FixedHiddenMLP()(X) returned {describe(out)}, expected a 0-d tensor (X.sum())")
@@ -574,7 +572,7 @@ class TestFixedHiddenMLP:
         rand_weight, W, b = (t.double() for t in _fixed_state(student, net))
         X, C = _randn((3, 20), 441), torch.tensor(0.75)
         reply = net.call("__call__", X.clone().requires_grad_(), cotangent=C)
-        grads = _eval(student, "(net.linear.weight.grad, net.linear.bias.grad, net.rand_weight.grad)",
+        grads = _eval(student, inspections.FIXED_HIDDEN_GRADS,
                       "reading FixedHiddenMLP's gradients failed", net=net)
         ref = reference.FixedHiddenMLP().double()
         with torch.no_grad():
@@ -693,7 +691,7 @@ class TestMyLinear:
         for k, (in_units, units) in enumerate([(5, 3), (4, 4)]):
             layer = _build(student, "MyLinear", in_units, units, seed=SEED + 600 + k)
             _mylinear_params(student, layer, in_units, units)
-            if not all(student.eval("[p.requires_grad for p in net.parameters()]", net=layer)):
+            if not all(student.eval(inspections.PARAMS_REQUIRE_GRAD, net=layer)):
                 raise AssertionError(f"MyLinear({in_units}, {units})'s parameters must require grad (nn.Parameter "
                                      "does by default)")
 
@@ -735,16 +733,10 @@ class TestMyLinear:
 # ============================================================================ count_parameters
 
 COUNT_NETS = [
-    ("a Sequential of Linear(5, 7), ReLU, Linear(7, 3)",
-     "torch.nn.Sequential(torch.nn.Linear(5, 7), torch.nn.ReLU(), torch.nn.Linear(7, 3))"),
-    ("nested Sequential blocks",
-     "torch.nn.Sequential(torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU()), "
-     "torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.Sequential(torch.nn.Linear(4, 2))))"),
-    ("a network with a shared Linear(6, 6) used twice and a BatchNorm1d (with buffers)",
-     "(lambda s: torch.nn.Sequential(torch.nn.Linear(4, 6), torch.nn.BatchNorm1d(6), s, torch.nn.ReLU(), s, "
-     "torch.nn.Linear(6, 2)))(torch.nn.Linear(6, 6))"),
-    ("a network whose first layer is frozen (requires_grad=False)",
-     "torch.nn.Sequential(torch.nn.Linear(3, 5).requires_grad_(False), torch.nn.ReLU(), torch.nn.Linear(5, 2))"),
+    ("a Sequential of Linear(5, 7), ReLU, Linear(7, 3)", inspections.COUNT_PLAIN_NET),
+    ("nested Sequential blocks", inspections.COUNT_NESTED_NET),
+    ("a network with a shared Linear(6, 6) used twice and a BatchNorm1d (with buffers)", inspections.COUNT_SHARED_NET),
+    ("a network whose first layer is frozen (requires_grad=False)", inspections.COUNT_FROZEN_NET),
 ]
 
 
@@ -799,20 +791,16 @@ class TestCountParameters:
 
 # ============================================================================ init_normal / init_xavier
 
-INIT_NET = ("torch.nn.Sequential(torch.nn.Linear({a}, {b}), torch.nn.ReLU(), torch.nn.LayerNorm({b}), "
-            "torch.nn.Linear({b}, {c}))")
-
-
 def _apply_init(student, fn, sizes, seed, device):
     """Build the test network in the sandbox, apply the student's init function with net.apply."""
     a, b, c = sizes
-    net = _trusted_modules(student, INIT_NET.format(a=a, b=b, c=c), seed)
+    net = _trusted_modules(student, inspections.INIT_TEST_NET, seed, a=a, b=b, c=c)
     _move(student, net, device, "the test network")
-    keep = student.eval("__import__('types').SimpleNamespace(ps=list(net.parameters()))", net=net)
+    keep = student.eval(inspections.KEEP_PARAMS, net=net)
     func = _eval(student, fn, f"{fn} is not defined")
     net.call("apply", func, seed=seed + 1)
-    layers = student.eval("[(type(m).__name__, m.weight, m.bias) for m in net if hasattr(m, 'weight')]", net=net)
-    state = student.eval("[(p is q, p.requires_grad, str(p.device)) for p, q in zip(net.parameters(), keep.ps)]",
+    layers = student.eval(inspections.LAYERS_WITH_WEIGHTS, net=net)
+    state = student.eval(inspections.PARAMS_KEPT,
                          net=net, keep=keep)
     return layers, state
 
@@ -947,7 +935,7 @@ SHARED_SHAPES = [(8, 4), (8,), (8, 8), (8,), (1, 8), (1,)]
 
 def _shared_net(student, seed):
     net = _expect_module(student, student.call("shared_mlp", seed=seed).value, "shared_mlp()")
-    layout = _eval(student, "[type(m).__name__ for m in net] if isinstance(net, torch.nn.Sequential) else None",
+    layout = _eval(student, inspections.SEQUENTIAL_LAYOUT,
                    "shared_mlp() returned a module that cannot be listed", net=net)
     expected = ["Linear", "ReLU", "Linear", "ReLU", "Linear", "ReLU", "Linear"]
     if layout != expected:
@@ -959,7 +947,7 @@ def _shared_net(student, seed):
 def _shared_hint(student, net):
     def hint(shapes):
         if len(shapes) == 8:
-            if student.eval("net[2].weight.data_ptr() == net[4].weight.data_ptr()", net=net):
+            if student.eval(inspections.SHARES_DATA, net=net):
                 return ("positions 2 and 4 share the numbers (.data) but not the Parameter objects: each gets its "
                         "own gradient and its own optimizer step; use one nn.Linear(8, 8) at both positions")
             return ("positions 2 and 4 hold two different layers (two nn.Linear(8, 8), or a copy): create ONE "
@@ -977,7 +965,7 @@ class TestSharedMlp:
         parameters() lists 6 tensors (catches two layers, a deepcopy, shared .data)."""
         net = _shared_net(student, SEED + 900)
         _check_shapes(_named_params(student, net), SHARED_SHAPES, "shared_mlp()", hint=_shared_hint(student, net))
-        same = student.eval("(net[2].weight is net[4].weight, net[2].bias is net[4].bias)", net=net)
+        same = student.eval(inspections.SHARES_LAYER, net=net)
         if not all(same):
             raise AssertionError("shared_mlp(): net[2] and net[4] must hold the very same weight and bias "
                                  "(net[2].weight is net[4].weight): use one nn.Linear(8, 8) at both positions")
@@ -1010,9 +998,7 @@ class TestSharedMlp:
 
 # ============================================================================ save_params / load_params
 
-IO_NET = ("torch.nn.Sequential(torch.nn.Linear(5, 4), torch.nn.BatchNorm1d(4), torch.nn.ReLU(), "
-          "torch.nn.Linear(4, 2))")
-IO_MAKE = Code(f"lambda: {IO_NET}")
+IO_MAKE = Code(inspections.IO_NET_FN)
 WEIGHTS_ONLY_HINTS = [
     ("Weights only load failed",
      "the file holds more than tensors (torch.save(net, path) pickles the whole module and its class): save "
@@ -1023,9 +1009,8 @@ WEIGHTS_ONLY_HINTS = [
 
 def _trained_net(student, seed):
     """A network in the sandbox whose BatchNorm buffers have left their initial values."""
-    net = _trusted_modules(student, IO_NET, seed)
-    student.eval(f"[torch.manual_seed({seed}), net(torch.randn(8, 5)), net(torch.randn(8, 5)), net.eval()][-1]",
-                 net=net)
+    net = _trusted_modules(student, inspections.IO_NET, seed)
+    student.eval(inspections.RUN_BATCHNORM, net=net, seed=seed)
     return net
 
 
@@ -1059,25 +1044,25 @@ class TestSaveParams:
         with torch.load(path, weights_only=True) (catches torch.save(net, path), saved parameters only)."""
         net = _trained_net(student, SEED + 1000)
         student.call("save_params", net, "net.params")
-        loaded = _eval(student, "torch.load(path, weights_only=True)",
+        loaded = _eval(student, inspections.LOAD_FILE,
                        "the file written by save_params(net, 'net.params') could not be read with "
                        "torch.load(path, weights_only=True)", WEIGHTS_ONLY_HINTS, path="net.params")
-        _compare_state(loaded, student.eval("net.state_dict()", net=net), "the file written by save_params")
+        _compare_state(loaded, student.eval(inspections.STATE_DICT, net=net), "the file written by save_params")
 
     @pytest.mark.points(1)
     def test_each_path_gets_its_net(self, student):
         """Two networks saved to two paths (one in a sub-folder): each file holds its own network
         (catches a hard-coded file name)."""
-        student.eval("__import__('os').makedirs('checkpoints', exist_ok=True)")
+        student.eval(inspections.MAKE_CHECKPOINTS_FOLDER)
         nets = [_trained_net(student, SEED + 1010), _trained_net(student, SEED + 1011)]
         paths = ["first.params", "checkpoints/second.pt"]
         for net, path in zip(nets, paths):
             student.call("save_params", net, path)
         for net, path in zip(nets, paths):
-            loaded = _eval(student, "torch.load(path, weights_only=True)",
+            loaded = _eval(student, inspections.LOAD_FILE,
                            f"the file save_params(net, {path!r}) should have written could not be read",
                            WEIGHTS_ONLY_HINTS, path=path)
-            _compare_state(loaded, student.eval("net.state_dict()", net=net), f"the file {path!r}")
+            _compare_state(loaded, student.eval(inspections.STATE_DICT, net=net), f"the file {path!r}")
 
 
 def _load_params_source_problems(source: str) -> list[str]:
@@ -1106,8 +1091,8 @@ class TestLoadParams:
 
     def _saved(self, student, seed, path):
         src = _trained_net(student, seed)
-        student.eval("torch.save(net.state_dict(), path)", net=src, path=path)
-        return student.eval("net.state_dict()", net=src)
+        student.eval(inspections.SAVE_STATE, net=src, path=path)
+        return student.eval(inspections.STATE_DICT, net=src)
 
     def _load(self, student, path):
         out = student.call("load_params", IO_MAKE, path).value
@@ -1129,7 +1114,7 @@ class TestLoadParams:
         for k, path in enumerate(["saved.params", "other.pt"]):
             expected = self._saved(student, SEED + 1100 + k, path)
             net = self._load(student, path)
-            got = student.eval("net.state_dict()", net=net)
+            got = student.eval(inspections.STATE_DICT, net=net)
             try:
                 _compare_state(got, expected, f"load_params(make_net, {path!r}).state_dict()")
             except AssertionError as error:
@@ -1143,7 +1128,7 @@ class TestLoadParams:
         assert not problems, "\n".join(problems)
         expected = self._saved(student, SEED + 1120, "safe.params")
         try:
-            _compare_state(student.eval("net.state_dict()", net=self._load(student, "safe.params")), expected,
+            _compare_state(student.eval(inspections.STATE_DICT, net=self._load(student, "safe.params")), expected,
                            "load_params(make_net, 'safe.params').state_dict()")
         except AssertionError as error:
             raise AssertionError(f"the point for safe loading needs a working load_params: {error}") from None
@@ -1151,7 +1136,6 @@ class TestLoadParams:
 
 # ============================================================================ to_device
 
-DEVICE_NET = "torch.nn.Sequential(torch.nn.Linear(6, 5), torch.nn.ReLU(), torch.nn.Linear(5, 3))"
 META_HINTS = [
     ("is not on the expected device",
      "the module and its input must both be on the device: net.to(device) moves the module in place, but "
@@ -1169,16 +1153,16 @@ class TestToDevice:
         """to_device(net, X, device) with X and net on the CPU returns net(X) computed on device (given
         as a string and as a torch.device), and leaves net's parameters on device."""
         cpu = student.on("cpu")
-        for k, target in enumerate([device, Code(f"torch.device({device!r})")]):
-            net = _trusted_modules(cpu, DEVICE_NET, SEED + 1200 + k)
+        for k, target in enumerate([device, cpu.eval(inspections.DEVICE, dev=device)]):
+            net = _trusted_modules(cpu, inspections.DEVICE_NET, SEED + 1200 + k)
             named = _named_params(cpu, net)
             X = _randn((4, 6), 1210 + k)
             label = repr(device) if k == 0 else f"torch.device({device!r})"
             out = cpu.call("to_device", net, X, target).value
-            twin = _load_into(eval(DEVICE_NET, {"torch": torch}), [p for _, p in named])
+            twin = _load_into(eval(inspections.DEVICE_NET, {"torch": torch}), [p for _, p in named])
             what = f"to_device(net, X, {label}) for X of shape (4, 6) on the CPU"
             _check_forward(out, twin(X.double()).detach(), what, device)
-            devices = cpu.eval("sorted({p.device.type for p in net.parameters()})", net=net)
+            devices = cpu.eval(inspections.PARAM_DEVICE_TYPES, net=net)
             if devices != [device.split(":")[0]]:
                 raise AssertionError(f"after {what}, net's parameters are on {devices}, expected {device}: move the "
                                      "module with net.to(device)")
@@ -1188,11 +1172,10 @@ class TestToDevice:
         """to_device works for any device, here 'meta' (shapes only, no data), which catches an input
         or a module left on the CPU and a hard-coded device without a GPU."""
         cpu = student.on("cpu")
-        net = _trusted_modules(cpu, DEVICE_NET, SEED + 1220)
+        net = _trusted_modules(cpu, inspections.DEVICE_NET, SEED + 1220)
         X = _randn((3, 6), 1221)
-        got = _eval(cpu, "(lambda out: (out.device.type, tuple(out.shape)) if isinstance(out, torch.Tensor) else "
-                         "type(out).__name__)(to_device(net, X, 'meta'))",
-                    "to_device(net, X, 'meta') for X of shape (3, 6) on the CPU raised", META_HINTS, net=net, X=X)
+        got = _eval(cpu, inspections.TO_META, "to_device(net, X, 'meta') for X of shape (3, 6) on the CPU raised",
+                    META_HINTS, net=net, X=X)
         if got != ("meta", (3, 3)):
             where = f"a tensor on {got[0]} of shape {got[1]}" if isinstance(got, tuple) else f"a {got}"
             raise AssertionError(f"to_device(net, X, 'meta') returned {where}, expected net(X) on the meta device, "

@@ -56,6 +56,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from autograder import inspections
 from autograder.banned import find_banned
 from autograder.compare import (assert_device, assert_dtype, assert_is_tensor, assert_same_shape, assert_scalar_close,
                                 assert_tensor_close, describe, fail_with_hint, first_mismatch, fmt_number, fmt_shape)
@@ -225,7 +226,7 @@ def _ngram_items(student, tokens, n):
                     "(slicing a list of tokens gives a list)")
         fail_with_hint(error, hint)
     if hasattr(value, "handle"):  # a dict with tuple keys stays in the sandbox
-        items = student.eval("[(k, v) for k, v in r.items()] if isinstance(r, dict) else None",
+        items = student.eval(inspections.DICT_ITEMS,
                              label=f"reading the items of the result of {what}", r=value)
         if items is None:
             raise AssertionError(f"{what} returned an object of type {value.type_name}, expected a dict "
@@ -395,7 +396,7 @@ class TestInitRnnState:
             assert_tensor_close(H, torch.zeros(batch_size, num_hiddens, dtype=torch.float64), rtol=0, atol=0,
                                 what=f"the state H in {what}", dtype=torch.float32, device=device,
                                 hint="the initial state is all zeros")
-        out = student.eval("init_rnn_state(2, 3, torch.device(dev))",
+        out = student.eval(inspections.INIT_RNN_STATE_ON_DEVICE,
                            label=f"init_rnn_state(2, 3, torch.device({device!r}))", dev=device)
         H = out[0] if isinstance(out, (tuple, list)) and out else out
         assert_tensor_close(H, torch.zeros(2, 3, dtype=torch.float64), rtol=0, atol=0, dtype=torch.float32,
@@ -772,7 +773,7 @@ class TestGradClipping:
         the gradients are still clipped (the book's version clips nothing then)."""
         params, theta = _clip_params(610), 1.0
         what = f"grad_clipping((p for p in params), theta={fmt_number(theta)}) (a generator of 3 parameters)"
-        grads = student.eval("[grad_clipping((p for p in ps), theta), [p.grad for p in ps]][1]",
+        grads = student.eval(inspections.GRADS_AFTER_CLIPPING_A_GENERATOR,
                              label=f"grad_clipping((p for p in params), theta={fmt_number(theta)})",
                              ps=params, theta=theta)
         _check_clipped(grads, params, theta, what, device, generator=True)

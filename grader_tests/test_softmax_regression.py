@@ -47,6 +47,7 @@ import re
 import pytest
 import torch
 
+from autograder import inspections
 from autograder.banned import find_banned
 from autograder.compare import (assert_finite, assert_is_tensor, assert_same_shape, assert_scalar_close,
                                 assert_tensor_close, describe, fail_with_hint, first_mismatch, fmt_number,
@@ -55,7 +56,7 @@ from autograder.observed import assert_no_banned_operators, autodiff, ban
 from autograder.seeded import SeededInputs
 from autograder.student import RemoteObject
 
-from shared_minibatches import judge_minibatches
+from shared_minibatches import judge_training
 import shared_sgd_checks as sgd_checks
 
 SEED = 20_240_517
@@ -693,19 +694,11 @@ class TestSoftmaxCeGrad:
 
 # ============================================================================ build_concise_model
 #
-# The model stays in the sandbox (a RemoteObject).  The grader asks it about its layers with trusted
-# student.eval expressions, sets its weights to values of its own to check the forward pass against
+# The model stays in the sandbox (a RemoteObject).  The grader asks it about its layers with the public
+# expressions of autograder.inspections, sets its weights to values of its own to check the forward pass against
 # X.flatten(1) @ W.T + b computed here in float64, and copies the initial weights out for their
 # statistics.  Sizes: (48, 5) as (1, 6, 8) images (not square, so a transposed nn.Linear shows), and
 # (784, 10) for the initialisation (7840 weights: the sample standard deviation is within 1% of the true one).
-
-LINEAR_LAYERS = ("[(m.in_features, m.out_features, m.bias is not None) for m in net.modules() "
-                 "if isinstance(m, torch.nn.Linear)]")
-LINEAR_PARAMS = ("[(m.weight.detach().clone(), None if m.bias is None else m.bias.detach().clone()) "
-                 "for m in net.modules() if isinstance(m, torch.nn.Linear)]")
-SET_LINEAR = ("len([(m.weight.data.copy_(W), m.bias.data.copy_(b)) for m in net.modules() "
-              "if isinstance(m, torch.nn.Linear)])")
-TO_DEVICE = "(net.to(dev), None)[1]"
 
 # A float32 product of 48 terms can differ from the float64 one by a few 1e-6 where terms cancel.
 ATOL_MATMUL = 1e-5
@@ -719,7 +712,7 @@ def _build(student, num_inputs, num_outputs, seed):
     expected = f"nn.Sequential(nn.Flatten(), nn.Linear({num_inputs}, {num_outputs}))"
     if not isinstance(net, RemoteObject):
         raise AssertionError(f"{call} returned {describe(net)}, expected the model itself, {expected}")
-    if not student.eval("isinstance(net, torch.nn.Module)", net=net):
+    if not student.eval(inspections.IS_MODULE, net=net):
         raise AssertionError(f"{call} returned a {net.type_name}, expected an nn.Module: {expected}")
     return net
 
@@ -728,7 +721,7 @@ def _check_structure(student, net, num_inputs, num_outputs):
     """One nn.Linear(num_inputs, num_outputs) with a bias, and no other parameters."""
     call = f"the model returned by build_concise_model({num_inputs}, {num_outputs})"
     want = f"nn.Linear({num_inputs}, {num_outputs})"
-    layers = student.eval(LINEAR_LAYERS, net=net)
+    layers = student.eval(inspections.LINEAR_LAYERS, net=net)
     if not layers:
         raise AssertionError(f"{call} has no nn.Linear layer: softmax regression is one linear layer, {want}, "
                              "after nn.Flatten()")
@@ -744,11 +737,11 @@ def _check_structure(student, net, num_inputs, num_outputs):
                "build the layer from the arguments num_inputs and num_outputs, not from fixed sizes"))
     if not has_bias:
         raise AssertionError(f"{call} has a linear layer without a bias (bias=False): keep nn.Linear's bias")
-    shapes = student.eval("[tuple(p.shape) for p in net.parameters()]", net=net)
+    shapes = student.eval(inspections.PARAM_SHAPES, net=net)
     if sorted(shapes) != sorted([(num_outputs, num_inputs), (num_outputs,)]):
         raise AssertionError(f"{call} has parameters of shapes {shapes}, expected only the weight "
                              f"({num_outputs}, {num_inputs}) and the bias ({num_outputs},) of {want}")
-    dtypes = student.eval("[str(p.dtype) for p in net.parameters()]", net=net)
+    dtypes = student.eval(inspections.PARAM_DTYPES, net=net)
     if any(d != "torch.float32" for d in dtypes):
         raise AssertionError(f"{call} has parameters of dtypes {dtypes}, expected float32 (nn.Linear's default)")
 
@@ -792,9 +785,9 @@ class TestBuildConciseModel:
             _check_structure(student, net, 48, 5)
         except AssertionError as error:
             raise AssertionError(f"the forward pass could not be checked: {error}") from None
-        student.eval(TO_DEVICE, net=net, dev=device)
+        student.eval(inspections.NET_TO_DEVICE, net=net, dev=device)
         W, b = _randn((5, 48), 2011, scale=0.5), _randn((5,), 2012)
-        student.eval(SET_LINEAR, net=net, W=W, b=b)
+        student.eval(inspections.SET_LINEAR, net=net, W=W, b=b)
         for k, X in enumerate([_randn((3, 1, 6, 8), 2013), _randn((1, 48), 2014)]):
             label = "images" if X.dim() == 4 else "flat rows"
             what = f"net(X) for {label} X of shape {fmt_shape(X.shape)}, with the linear layer's weight and bias set"
@@ -827,7 +820,7 @@ class TestBuildConciseModel:
             _check_structure(student, net, 784, 10)
         except AssertionError as error:
             raise AssertionError(f"the initialisation could not be checked: {error}") from None
-        [(weight, bias)] = student.eval(LINEAR_PARAMS, net=net)
+        [(weight, bias)] = student.eval(inspections.LINEAR_PARAMS, net=net)
         w = weight.double()
         assert_finite(w, what="the initial weight of nn.Linear(784, 10)")
         mean, std = w.mean().item(), w.std().item()
@@ -863,33 +856,24 @@ class TestBuildConciseModel:
 # * full-batch runs (batch_size = n) are deterministic whatever the shuffling: the parameters after
 #   3 epochs are compared with 3 SGD steps on the mean cross-entropy computed here in float64
 #   (rtol 1e-4, atol 1e-5: float32 training), and the returned losses with the losses before each step;
-# * a recording hook counts the examples in every minibatch that reaches backward (each epoch:
-#   ceil(n / batch_size) minibatches of at most batch_size, covering n examples);
+# * on 3 distinct examples (batch_size 2, 2 epochs) SGD can only end at a few points (which examples share a
+#   minibatch, the order of the minibatches): shared_minibatches computes them all here and the parameters
+#   must match one (nothing is recorded in the sandbox, where the student's code could rewrite it);
 # * a short seeded run on 10 Gaussian clusters (the notebook's synthetic data, 8x8 "images") must
 #   classify held-out examples well; accuracy is computed here from the copied parameters.
 
-GRADER_NET = ("(lambda net: (net[1].weight.data.copy_(W), net[1].bias.data.copy_(b), net.to(dev))[2])"
-              "(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(W.shape[1], W.shape[0])))")
-RECORD_BATCHES = ("(net.__dict__.__setitem__('grader_batches', []), net[1].register_forward_hook("
-                  "lambda m, inp, out: (out.requires_grad and out.register_hook("
-                  "lambda g: net.__dict__['grader_batches'].append(int(g.shape[0]))), None)[1]), None)[2]")
-RECORDED = "list(net.__dict__.get('grader_batches', []))"
-GRADER_PARAMS = "[net[1].weight.detach().clone(), net[1].bias.detach().clone()]"
 TRAIN_TIMEOUT = 8.0
 TRAIN_RTOL, TRAIN_ATOL = 1e-4, 1e-5
 
 
-def _grader_net(student, W, b, device, record=False):
-    net = student.eval(GRADER_NET, W=W, b=b, dev=device)
-    if record:
-        student.eval(RECORD_BATCHES, net=net)
-    return net
+def _grader_net(student, W, b, device):
+    return student.eval(inspections.SOFTMAX_NET, W=W, b=b, dev=device)
 
 
 def _train(student, net, X, y, lr, num_epochs, batch_size, seed):
     args = f"net, X of shape {fmt_shape(X.shape)}, y, lr={lr}, num_epochs={num_epochs}, batch_size={batch_size}"
     reply = student.call("train_concise", net, X, y, lr, num_epochs, batch_size, seed=seed, timeout=TRAIN_TIMEOUT)
-    W_after, b_after = student.eval(GRADER_PARAMS, net=net)
+    W_after, b_after = student.eval(inspections.SOFTMAX_NET_PARAMS, net=net)
     return reply.value, W_after, b_after, f"train_concise({args})"
 
 
@@ -1061,17 +1045,24 @@ class TestTrainConcise:
 
     @pytest.mark.points(2)
     def test_minibatches_and_epochs(self, student, device):
-        """Every minibatch that reaches backward is recorded: with n = 50, batch_size = 16 and 2 epochs there
-        are 2 x 4 minibatches of 16, 16, 16 and 2 examples (catches full-batch training, a dropped last
-        minibatch, a wrong number of epochs, batch_size ignored)."""
-        X = _randn((50, 1, 4, 5), 2400)
-        y = torch.randint(0, 6, (50,), generator=_gen(2401))
+        """On 3 distinct examples with batch_size = 2 and 2 epochs, the parameters after training are those of
+        one of the possible runs, computed here: every example once per epoch, in minibatches of 2 and 1 (any
+        order), one SGD step on each minibatch's mean cross-entropy (catches full-batch training, a dropped last
+        minibatch, an example left out, a wrong number of epochs, batch_size ignored)."""
+        n, batch_size, num_epochs, lr = 3, 2, 2, 0.5
+        X = _randn((n, 1, 4, 5), 2400)
+        y = torch.randint(0, 6, (n,), generator=_gen(2401))
         W0, b0 = _randn((6, 20), 2402, scale=0.1), torch.zeros(6)
-        n, batch_size, num_epochs = 50, 16, 2
-        net = _grader_net(student, W0, b0, device, record=True)
-        _losses, W_after, _b, call = _train(student, net, X, y, 0.1, num_epochs, batch_size, SEED + 2410)
-        sizes = student.eval(RECORDED, net=net)
-        judge_minibatches(call, sizes, n, batch_size, num_epochs, "the model passed in")
+        net = _grader_net(student, W0, b0, device)
+        _losses, W_after, b_after, call = _train(student, net, X, y, lr, num_epochs, batch_size, SEED + 2410)
+        X64 = X.double().reshape(n, -1)
+
+        def grad(params, batch):
+            W, b = (p.detach().clone().requires_grad_() for p in params)
+            idx = torch.tensor(batch, dtype=torch.int64)
+            loss = torch.nn.functional.cross_entropy(X64[idx] @ W.T + b, y[idx])
+            return [g.detach() for g in torch.autograd.grad(loss, (W, b))]
+        judge_training(call, [W_after, b_after], [W0, b0], grad, n, batch_size, num_epochs, lr, "the model passed in")
 
     @pytest.mark.points(3)
     def test_learns_held_out_accuracy(self, student, device):

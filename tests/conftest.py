@@ -26,18 +26,21 @@ def sandbox(kit, tmp_path_factory):
     box.close()
 
 
-def _owned_by_a_live_zygote(pid: str) -> bool:
-    """Whether some ancestor of ``pid`` is a running zygote."""
-    for _ in range(16):
+def _owned_by_a_live_grader(pid: str) -> bool:
+    """Whether the first ancestor of ``pid`` outside the sandbox uids is a live process other than
+    init: a sandbox (bubblewrap, zygote, children) of a grader still running on this machine.  The
+    sandbox of a dead grader dies with it; anything of it reparented to init would be a leftover."""
+    for _ in range(32):
         try:
             with open(f"/proc/{pid}/stat") as f:
                 pid = f.read().rsplit(")", 1)[1].split()[1]
             if pid in ("0", "1"):
                 return False
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                if b"autograder.sandbox.zygote" in f.read():
-                    return True
-        except (OSError, IndexError):
+            with open(f"/proc/{pid}/status") as f:
+                uid = next(int(line.split()[1]) for line in f if line.startswith("Uid:"))
+            if not in_range(uid):
+                return True
+        except (OSError, IndexError, StopIteration, ValueError):
             return False
     return False
 
@@ -58,7 +61,7 @@ def sandbox_uids(only: int | None = None, orphans: bool = False) -> list[int]:
                         if line.startswith("Uid:"):
                             uid = int(line.split()[1])
                             if (uid == only) if only is not None else in_range(uid):
-                                if not (orphans and _owned_by_a_live_zygote(entry)):
+                                if not (orphans and _owned_by_a_live_grader(entry)):
                                     pids.append(int(entry))
             except OSError:
                 pass

@@ -11,6 +11,7 @@ import math
 import pytest
 import torch
 
+from autograder import inspections
 from autograder.compare import assert_tensor_close
 from autograder.sandbox.wire import Code
 
@@ -37,7 +38,7 @@ class TestGrid:
     def test_uses_the_device_argument(self, student):
         # "meta" is a device without data that exists on every machine: a grid that ignores its
         # device argument ends up on the CPU instead.
-        dev = student.eval("str(grid(2, 2, 'meta').device)")
+        dev = student.eval(inspections.GRID_META_DEVICE)
         assert dev == "meta", (f"grid(2, 2, 'meta') is on device {dev}, expected meta: create the tensor "
                                "with device=device")
 
@@ -57,7 +58,7 @@ class TestColumnView:
     def test_shares_memory(self, student, device):
         X = torch.arange(6, dtype=torch.float32).reshape(2, 3)
         # Write into the result; a view writes into X too.
-        X_after = student.eval("(lambda out: (out.fill_(-1.0), X)[1])(column_view(X, 0))", X=X)
+        X_after = student.eval(inspections.COLUMN_VIEW_FILLED, X=X)
         assert_tensor_close(X_after, _f64([[-1, 1, 2], [-1, 4, 5]]),
                             what="X after column_view(X, 0).fill_(-1.0) (the result must be a view of X, "
                             "not a copy: no clone(), contiguous() or torch.tensor(...))")
@@ -95,8 +96,7 @@ class TestToNumpy:
     def test_array_values_and_dtype(self, student, device):
         x = torch.tensor([[1.5, -2.0], [0.25, 4.0]], requires_grad=True)
         out = student.to_numpy(x)
-        info = student.eval("(type(a).__name__, str(getattr(a, 'dtype', '')), "
-                            "a.tolist() if hasattr(a, 'tolist') else None)", a=out)
+        info = student.eval(inspections.ARRAY_INFO, a=out)
         assert info[0] == "ndarray", (f"to_numpy(x) returned a {info[0]}, expected a NumPy array "
                                       "(x.detach().cpu().numpy())")
         assert info[1] == "float32", f"to_numpy(x) for a float32 x has dtype {info[1]}, expected float32"
@@ -107,7 +107,7 @@ class TestToNumpy:
         if device != "cpu":
             return
         x = torch.tensor([1.0, 2.0, 3.0])
-        seen = student.eval("(lambda a: (x.add_(10.0), a.tolist())[1])(to_numpy(x))", x=x)
+        seen = student.eval(inspections.ARRAY_AFTER_X_ADDED, x=x)
         assert seen == [11.0, 12.0, 13.0], ("after x.add_(10.0) the array from to_numpy(x) did not change: "
                                             "for a CPU tensor it must share x's memory (no copy)")
 
@@ -192,7 +192,7 @@ class TestNumericalGrad:
     @pytest.mark.points(1)
     def test_square(self, student, device):
         x = torch.tensor([1.0, 2.0, -3.0], dtype=torch.float64)
-        reply = student.call("numerical_grad", Code("lambda x: (x ** 2).sum()"), x)
+        reply = student.call("numerical_grad", Code(inspections.SQUARE_SUM_FN), x)
         assert_tensor_close(reply.value, _f64([2.0, 4.0, -6.0]), rtol=1e-6, atol=1e-6,
                             what="numerical_grad(f, x) for f(x) = sum(x ** 2) at x = [1, 2, -3]",
                             dtype=torch.float64, device=device)
@@ -203,7 +203,7 @@ class TestNumericalGrad:
     def test_central_difference_with_eps(self, student, device):
         # ((1.1)^3 - (0.9)^3) / 0.2 = 3.01 exactly: the central difference of x^3 at 1 with eps = 0.1.
         x = torch.tensor([[1.0]], dtype=torch.float64)
-        out = student.numerical_grad(Code("lambda x: (x ** 3).sum()"), x, eps=0.1)
+        out = student.numerical_grad(Code(inspections.CUBE_SUM_FN), x, eps=0.1)
         assert_tensor_close(out, _f64([[3.01]]), rtol=1e-9, atol=1e-9,
                             what="numerical_grad(f, x, eps=0.1) for f(x) = sum(x ** 3) at x = [[1.0]] "
                             "(central difference (f(x + eps) - f(x - eps)) / (2 eps), with the given eps)",

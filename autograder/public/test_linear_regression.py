@@ -10,6 +10,7 @@ devices and dtypes.
 import pytest
 import torch
 
+from autograder import inspections
 from autograder.compare import assert_tensor_close
 from autograder.student import RemoteObject
 
@@ -68,7 +69,7 @@ class TestSyntheticData:
 def _epoch(student, batch_size, features, labels, seed):
     value = student.call("data_iter", batch_size, features, labels, seed=seed).value
     if isinstance(value, RemoteObject):
-        return student.eval("[b for _, b in zip(range(100), it)]", it=value)
+        return student.eval(inspections.FIRST_ITEMS, it=value, limit=100)
     return list(value)
 
 
@@ -244,14 +245,14 @@ class TestBuildConciseModel:
     def test_one_linear_layer(self, student, device):
         net = student.call("build_concise_model", 4, seed=0).value
         assert isinstance(net, RemoteObject), "build_concise_model must return an nn.Module"
-        shapes = student.eval("[tuple(p.shape) for p in net.parameters()]", net=net)
+        shapes = student.eval(inspections.PARAM_SHAPES, net=net)
         assert [tuple(s) for s in shapes] == [(1, 4), (1,)], (
             f"build_concise_model(4) must hold one nn.Linear(4, 1): parameters of shapes [(1, 4), (1,)]; got {shapes}")
 
     @pytest.mark.points(1)
     def test_initialisation(self, student, device):
         net = student.call("build_concise_model", 1000, seed=0).value
-        weight, bias = student.eval("[p.detach() for p in net.parameters()]", net=net)
+        weight, bias = student.eval(inspections.PARAMS_COPY, net=net)
         std = weight.double().std().item()
         assert 0.008 < std < 0.012, (
             f"the weight must be drawn from N(0, 0.01**2); its standard deviation is {std:.4f}")

@@ -12,6 +12,7 @@ from contextlib import contextmanager
 import pytest
 import torch
 
+from autograder import inspections
 from autograder.compare import assert_tensor_close
 
 LN2, LN3 = math.log(2.0), math.log(3.0)
@@ -200,7 +201,7 @@ class TestInitMlpParams:
 
     @pytest.mark.points(1)
     def test_leaves_that_require_grad(self, student):
-        states = student.eval("[(bool(p.is_leaf), bool(p.requires_grad)) for p in init_mlp_params(3, 4, 2)]")
+        states = student.eval(inspections.INIT_MLP_LEAVES)
         for name, (is_leaf, requires_grad) in zip(["W1", "b1", "W2", "b2"], states):
             assert requires_grad, f"{name} must have requires_grad=True"
             assert is_leaf, (f"{name} must be a leaf tensor (torch.randn(..., requires_grad=True) * 0.01 is "
@@ -253,8 +254,6 @@ class TestTrainMlp:
             "gradients every step, use the MEAN loss with torch.optim.SGD, and return the trained tensors")
 
 
-_TOY_NET = ("(torch.manual_seed(0), torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(16, 16), "
-            "torch.nn.ReLU(), torch.nn.Linear(16, 4)))[1]")
 
 
 class TestBuildConciseMlp:
@@ -263,22 +262,21 @@ class TestBuildConciseMlp:
     @pytest.mark.points(1)
     def test_layers(self, student):
         net = student.build_concise_mlp(20, 30, 4)
-        layers = student.eval("[type(m).__name__ for m in net.children()]", net=net)
+        layers = student.eval(inspections.CHILD_TYPES, net=net)
         assert layers == ["Flatten", "Linear", "ReLU", "Linear"], (
             f"build_concise_mlp must return nn.Sequential(nn.Flatten(), nn.Linear, nn.ReLU(), nn.Linear); its "
             f"layers are {layers}")
-        sizes = student.eval("[(m.in_features, m.out_features) for m in net.children() "
-                             "if isinstance(m, torch.nn.Linear)]", net=net)
+        sizes = student.eval(inspections.CHILD_LINEAR_SIZES, net=net)
         assert sizes == [(20, 30), (30, 4)], f"the nn.Linear layers have sizes {sizes}, expected [(20, 30), (30, 4)]"
 
     @pytest.mark.points(1)
     def test_init_and_output_shape(self, student, device):
         net = student.call("build_concise_mlp", 64, 50, 10, seed=0).value
-        std = student.eval("float(net[1].weight.detach().double().std())", net=net)
+        std = student.eval(inspections.FIRST_LINEAR_WEIGHT_STD, net=net)
         assert 0.008 < std < 0.012, (
             f"the weights of the first nn.Linear have standard deviation {std:.4g}, expected about 0.01: "
             "nn.init.normal_(m.weight, std=0.01) (a positional 0.01 is the MEAN)")
-        net = student.eval("net.to(dev)", net=net, dev=device)
+        net = student.eval(inspections.NET_TO_DEVICE, net=net, dev=device)
         out = net(torch.randn(3, 8, 8, generator=torch.Generator().manual_seed(0)))
         assert isinstance(out, torch.Tensor) and tuple(out.shape) == (3, 10), (
             "the model must map 3 images of shape (8, 8) to logits of shape (3, 10) (nn.Flatten() first)")
@@ -290,10 +288,10 @@ class TestTrainConciseMlp:
     @pytest.mark.points(1)
     def test_learns_a_toy_problem(self, student, device):
         X, y = _toy_data()
-        net = student.eval(_TOY_NET + ".to(dev)", dev=device)
+        net = student.eval(inspections.SEEDED_MLP, s=0, d=16, h=16, q=4, dev=device)
         with _one_thread():
             student.call("train_concise_mlp", net, X, y, 0.5, 10, 20, seed=0, timeout=20)
-        logits = student.eval("net(X).detach()", net=net, X=X)
+        logits = student.eval(inspections.NET_OUTPUT, net=net, X=X)
         acc = float((logits.argmax(dim=1) == y).double().mean())
         assert acc >= 0.9, (
             f"after train_concise_mlp on a small, easy data set (4 classes, 10 epochs) the model classifies "

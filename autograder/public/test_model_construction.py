@@ -11,6 +11,7 @@ import math
 import pytest
 import torch
 
+from autograder import inspections
 from autograder.compare import assert_tensor_close
 from autograder.sandbox.wire import Code
 
@@ -22,21 +23,21 @@ def _f64(rows):
 def _module(student, name, *args):
     net = student.call(name, *args, seed=0).value
     assert getattr(net, "type_name", None) is not None and student.eval(
-        "isinstance(m, torch.nn.Module)", m=net), f"{name}(...) must create an nn.Module"
+        inspections.IS_MODULE, net=net), f"{name}(...) must create an nn.Module"
     return net
 
 
 def _shapes(student, net):
-    return student.eval("[tuple(p.shape) for p in net.parameters()]", net=net)
+    return student.eval(inspections.PARAM_SHAPES, net=net)
 
 
 def _fill(student, net, value):
     """Set every parameter of ``net`` to ``value`` (in the sandbox or kernel where it lives)."""
-    student.eval("[torch.nn.init.constant_(p, v) for p in net.parameters()]", net=net, v=value)
+    student.eval(inspections.FILL_PARAMS, net=net, v=value)
 
 
 def _to(student, net, device):
-    student.eval(f"net.to({device!r})", net=net)
+    student.eval(inspections.NET_TO_DEVICE, net=net, dev=device)
     return net
 
 
@@ -72,10 +73,8 @@ class TestMySequential:
     pytestmark = [pytest.mark.exercise("MySequential")]
 
     def _net(self, student):
-        mods = student.eval("[torch.nn.Linear(2, 2), torch.nn.ReLU(), torch.nn.Linear(2, 1)]")
-        student.eval("[m[0].weight.data.copy_(torch.tensor("
-                     "[[1.0, -1.0], [2.0, 0.0]])), m[0].bias.data.copy_(torch.tensor([0.0, 1.0])), "
-                     "m[2].weight.data.fill_(1.0), m[2].bias.data.fill_(0.5)]", m=mods)
+        mods = student.eval(inspections.PUBLIC_MODULES)
+        student.eval(inspections.PUBLIC_SET_MODULES, m=mods)
         return student.call("MySequential", *mods).value
 
     @pytest.mark.points(1)
@@ -136,11 +135,11 @@ class TestFixedHiddenMLP:
     @pytest.mark.points(1)
     def test_constant_not_trainable(self, student):
         net = _module(student, "FixedHiddenMLP")
-        trainable = student.eval("[tuple(p.shape) for p in net.parameters() if p.requires_grad]", net=net)
+        trainable = student.eval(inspections.TRAINABLE_SHAPES, net=net)
         assert trainable == [(20, 20), (20,)], (
             f"FixedHiddenMLP()'s trainable parameters have shapes {trainable}, expected [(20, 20), (20,)] "
             "(one nn.Linear(20, 20); rand_weight must not be trained)")
-        dtype = student.eval("str(net.double().rand_weight.dtype)", net=net)
+        dtype = student.eval(inspections.RAND_WEIGHT_DTYPE_AFTER_DOUBLE, net=net)
         assert dtype == "torch.float64", ("rand_weight did not follow net.double(): register it with "
                                           "self.register_buffer('rand_weight', torch.rand(20, 20))")
 
@@ -149,8 +148,7 @@ class TestFixedHiddenMLP:
         # linear.weight = 0, linear.bias = 0.1: the output of the second linear step is 0.1 everywhere,
         # whatever X and rand_weight are.  For 3 rows: |X| sums to 6 -> 3 -> 1.5 -> 0.75, so the sum is 0.75.
         net = _to(student, _module(student, "FixedHiddenMLP"), device)
-        student.eval("[torch.nn.init.zeros_(net.linear.weight), torch.nn.init.constant_(net.linear.bias, 0.1)]",
-                     net=net)
+        student.eval(inspections.ZERO_WEIGHT_BIAS_01, net=net)
         out = net(torch.rand(3, 20))
         assert_tensor_close(out, torch.tensor(0.75, dtype=torch.float64),
                             what="FixedHiddenMLP()(X) for X of shape (3, 20) with linear.weight = 0, linear.bias = "
@@ -187,14 +185,13 @@ class TestMyLinear:
 
     def _layer(self, student, device):
         layer = _to(student, _module(student, "MyLinear", 3, 2), device)
-        student.eval("[layer.weight.data.copy_(torch.tensor([[1.0, -1.0], [2.0, 0.0], [0.0, 1.0]])), "
-                     "layer.bias.data.copy_(torch.tensor([0.5, -0.5]))]", layer=layer)
+        student.eval(inspections.PUBLIC_SET_MYLINEAR, layer=layer)
         return layer
 
     @pytest.mark.points(1)
     def test_parameters(self, student):
         layer = _module(student, "MyLinear", 3, 2)
-        named = student.eval("[(n, tuple(p.shape)) for n, p in layer.named_parameters()]", layer=layer)
+        named = student.eval(inspections.NAMED_SHAPES, net=layer)
         assert named == [("weight", (3, 2)), ("bias", (2,))], (
             f"MyLinear(3, 2).named_parameters() gives {named}, expected [('weight', (3, 2)), ('bias', (2,))]: "
             "self.weight = nn.Parameter(torch.randn(in_units, units)), self.bias = nn.Parameter(torch.randn(units))")
@@ -207,7 +204,7 @@ class TestMyLinear:
         reply = layer.call("__call__", torch.ones(1, 3, requires_grad=True), cotangent=torch.ones(1, 2))
         assert_tensor_close(reply.value, _f64([[3.5, 0.0]]), what="MyLinear(3, 2)(X) for X = [[1, 1, 1]]",
                             device=device)
-        grads = student.eval("[layer.weight.grad, layer.bias.grad]", layer=layer)
+        grads = student.eval(inspections.PUBLIC_MYLINEAR_GRADS, layer=layer)
         assert grads[0] is not None and grads[1] is not None, (
             "no gradient reached MyLinear's weight or bias: use self.weight and self.bias in forward, not .data")
         assert_tensor_close(grads[0], _f64([[1.0, 0.0]] * 3), what="MyLinear.weight.grad", device=device)
@@ -220,9 +217,8 @@ class TestCountParameters:
     @pytest.mark.points(1)
     def test_small_networks(self, student):
         # Linear(4, 3): 12 + 3; Linear(3, 1): 3 + 1 -> 19.  Shared Linear(2, 2) twice counts once: 6 + 6 = 12.
-        cases = [("torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.ReLU(), torch.nn.Linear(3, 1))", 19),
-                 ("(lambda s: torch.nn.Sequential(torch.nn.Linear(2, 2), s, s))(torch.nn.Linear(2, 2))", 12),
-                 ("torch.nn.Sequential(torch.nn.Sequential(torch.nn.Linear(2, 2)), torch.nn.BatchNorm1d(2))", 10)]
+        cases = [(inspections.PUBLIC_COUNT_PLAIN_NET, 19), (inspections.PUBLIC_COUNT_SHARED_NET, 12),
+                 (inspections.PUBLIC_COUNT_BATCHNORM_NET, 10)]
         for expr, expected in cases:
             got = student.count_parameters(student.eval(expr))
             assert isinstance(got, int) and not isinstance(got, bool) and got == expected, (
@@ -232,10 +228,10 @@ class TestCountParameters:
 
 
 def _init_net(student, fn, device):
-    net = student.eval("torch.nn.Sequential(torch.nn.Linear(100, 200), torch.nn.ReLU(), torch.nn.Linear(200, 10))")
+    net = student.eval(inspections.PUBLIC_INIT_NET)
     _to(student, net, device)
     net.call("apply", student.eval(fn), seed=0)
-    return student.eval("[net[0].weight, net[0].bias, net[2].bias]", net=net)
+    return student.eval(inspections.PUBLIC_INIT_VALUES, net=net)
 
 
 class TestInitNormal:
@@ -269,7 +265,7 @@ class TestSharedMlp:
     @pytest.mark.points(1)
     def test_shared_layer(self, student):
         net = _module(student, "shared_mlp")
-        same = student.eval("net[2].weight is net[4].weight and net[2].bias is net[4].bias", net=net)
+        same = all(student.eval(inspections.SHARES_LAYER, net=net))
         assert same, "shared_mlp(): net[2] and net[4] must be the same nn.Linear(8, 8) (the same weight object)"
         assert len(_shapes(student, net)) == 6, "shared_mlp().parameters() must list 6 tensors (shared ones once)"
 
@@ -279,13 +275,13 @@ class TestSaveParams:
 
     @pytest.mark.points(1)
     def test_state_dict_file(self, student):
-        folder = student.eval("__import__('tempfile').mkdtemp()")
+        folder = student.eval(inspections.MAKE_TEMP_FOLDER)
         path = folder + "/net.params"
         try:
-            net = student.eval("torch.nn.Sequential(torch.nn.Linear(2, 3), torch.nn.ReLU(), torch.nn.Linear(3, 1))")
+            net = student.eval(inspections.PUBLIC_SAVE_NET)
             student.call("save_params", net, path)
             try:
-                keys = student.eval("sorted(torch.load(path, weights_only=True))", path=path)
+                keys = student.eval(inspections.LOADED_KEYS, path=path)
             except AssertionError as error:
                 first = str(error).split("raised ", 1)[-1].split("\n")[0].split(". ")[0]
                 raise AssertionError(f"the file written by save_params cannot be read with torch.load(path, "
@@ -294,7 +290,7 @@ class TestSaveParams:
             assert keys == ["0.bias", "0.weight", "2.bias", "2.weight"], (
                 f"the file holds {keys}, expected the keys of net.state_dict()")
         finally:
-            student.eval("__import__('shutil').rmtree(folder, ignore_errors=True)", folder=folder)
+            student.eval(inspections.REMOVE_FOLDER, folder=folder)
 
 
 class TestLoadParams:
@@ -302,18 +298,17 @@ class TestLoadParams:
 
     @pytest.mark.points(1)
     def test_round_trip(self, student):
-        folder = student.eval("__import__('tempfile').mkdtemp()")
+        folder = student.eval(inspections.MAKE_TEMP_FOLDER)
         path = folder + "/net.params"
         try:
-            student.eval("torch.save({'weight': torch.tensor([[1.0, 2.0]]), 'bias': torch.tensor([3.0])}, path)",
-                         path=path)
-            net = student.call("load_params", Code("lambda: torch.nn.Linear(2, 1)"), path).value
+            student.eval(inspections.PUBLIC_SAVE_FILE, path=path)
+            net = student.call("load_params", Code(inspections.PUBLIC_LINEAR_FN), path).value
             assert getattr(net, "type_name", None) == "Linear", (
                 "load_params(make_net, path) must return the module built by make_net(), with the saved values")
-            values = student.eval("[net.weight.tolist(), net.bias.tolist()]", net=net)
+            values = student.eval(inspections.PUBLIC_LINEAR_VALUES, net=net)
             assert values == [[[1.0, 2.0]], [3.0]], f"the loaded module holds {values}, expected the saved values"
         finally:
-            student.eval("__import__('shutil').rmtree(folder, ignore_errors=True)", folder=folder)
+            student.eval(inspections.REMOVE_FOLDER, folder=folder)
 
 
 class TestToDevice:
@@ -322,8 +317,8 @@ class TestToDevice:
     @pytest.mark.points(1)
     def test_output_on_device(self, student, device):
         cpu = student.on("cpu")
-        net = cpu.eval("torch.nn.Linear(3, 2)")
-        cpu.eval("[torch.nn.init.constant_(net.weight, 1.0), torch.nn.init.zeros_(net.bias)]", net=net)
+        net = cpu.eval(inspections.PUBLIC_LINEAR)
+        cpu.eval(inspections.PUBLIC_SET_LINEAR, net=net)
         out = cpu.call("to_device", net, torch.tensor([[1.0, 2.0, 3.0]]), device).value
         assert_tensor_close(out, _f64([[6.0, 6.0]]), what=f"to_device(net, X, {device!r})", device=device)
 
@@ -331,6 +326,5 @@ class TestToDevice:
     def test_meta_device(self, student):
         # The meta device has shapes but no data; it exists on every machine.
         cpu = student.on("cpu")
-        got = cpu.eval("(lambda out: (out.device.type, tuple(out.shape)))(to_device(torch.nn.Linear(3, 2), "
-                       "torch.ones(4, 3), 'meta'))")
+        got = cpu.eval(inspections.PUBLIC_TO_META)
         assert got == ("meta", (4, 2)), f"to_device(net, X, 'meta') gave {got}, expected an output on meta of shape (4, 2)"

@@ -15,6 +15,7 @@ import math
 import pytest
 import torch
 
+from autograder import inspections
 from autograder.compare import assert_scalar_close, assert_tensor_close
 
 LN2, LN4 = math.log(2.0), math.log(4.0)
@@ -28,7 +29,7 @@ def _ngrams(student, tokens, n):
     """The student's count_ngrams(tokens, n) as a plain dict (a dict with tuple keys is read back)."""
     value = student.call("count_ngrams", tokens, n).value
     if hasattr(value, "handle"):
-        items = student.eval("[(k, v) for k, v in r.items()] if isinstance(r, dict) else None",
+        items = student.eval(inspections.DICT_ITEMS,
                              label="reading the items of the result of count_ngrams", r=value)
         assert items is not None, (f"count_ngrams must return a dict (or collections.Counter), got an "
                                    f"object of type {value.type_name}")
@@ -239,7 +240,7 @@ class TestGradClipping:
                             what="w.grad after clipping a global norm of 5 to theta = 1", device=device)
         assert_tensor_close(reply.args_after[1].grad, _f64([[0.0, 0.8]]),
                             what="b.grad after clipping a global norm of 5 to theta = 1", device=device)
-        grads = student.eval("[grad_clipping((p for p in ps), theta), [p.grad for p in ps]][1]",
+        grads = student.eval(inspections.GRADS_AFTER_CLIPPING_A_GENERATOR,
                              label="grad_clipping((p for p in [w, b]), theta=1.0)",
                              ps=list(_clip_params()), theta=1.0)
         assert_tensor_close(grads[0], _f64([0.6, 0.0]),

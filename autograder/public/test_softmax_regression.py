@@ -11,6 +11,7 @@ import math
 import pytest
 import torch
 
+from autograder import inspections
 from autograder.compare import assert_tensor_close
 
 LN2, LN3 = math.log(2.0), math.log(3.0)
@@ -220,12 +221,7 @@ class TestSoftmaxCeGrad:
 
 
 # The concise exercises: the model stays where the student's code runs; these checks ask it about its
-# layers and set its weights with short trusted expressions (student.eval).
-
-_LINEAR_SHAPES = "[tuple(p.shape) for p in net.parameters()]"
-_SET_LINEAR = ("len([(m.weight.data.copy_(W), m.bias.data.copy_(b)) for m in net.modules() "
-               "if isinstance(m, torch.nn.Linear)])")
-_WEIGHT = "[m.weight.detach().clone() for m in net.modules() if isinstance(m, torch.nn.Linear)]"
+# layers and set its weights with the short public expressions of autograder.inspections (student.eval).
 
 
 def _model(student, num_inputs, num_outputs, seed=0):
@@ -233,7 +229,7 @@ def _model(student, num_inputs, num_outputs, seed=0):
     call = f"build_concise_model({num_inputs}, {num_outputs})"
     assert hasattr(net, "type_name"), (
         f"{call} must return the model (an nn.Module), got {type(net).__name__}")
-    shapes = student.eval(_LINEAR_SHAPES, net=net)
+    shapes = student.eval(inspections.PARAM_SHAPES, net=net)
     assert sorted(shapes) == sorted([(num_outputs, num_inputs), (num_outputs,)]), (
         f"the parameters of {call} have shapes {shapes}; nn.Linear({num_inputs}, {num_outputs}) has a weight "
         f"of shape ({num_outputs}, {num_inputs}) and a bias of shape ({num_outputs},) (nn.Linear(in, out): "
@@ -247,7 +243,7 @@ class TestBuildConciseModel:
     @pytest.mark.points(1)
     def test_layers_and_flatten(self, student, device):
         net = _model(student, 6, 4)
-        student.eval("(net.to(dev), None)[1]", net=net, dev=device)
+        student.eval(inspections.NET_TO_DEVICE, net=net, dev=device)
         out = net(torch.zeros(2, 1, 2, 3))
         assert isinstance(out, torch.Tensor) and tuple(out.shape) == (2, 4), (
             "net(X) for images X of shape (2, 1, 2, 3) must give logits of shape (2, 4); got "
@@ -258,8 +254,8 @@ class TestBuildConciseModel:
     def test_forward_values(self, student, device):
         # weight [[1, 0, -1], [0.5, 2, 0]], bias [0.1, -0.2]: logits X.flatten(1) @ weight.T + bias by hand.
         net = _model(student, 3, 2)
-        student.eval("(net.to(dev), None)[1]", net=net, dev=device)
-        student.eval(_SET_LINEAR, net=net, W=torch.tensor([[1.0, 0.0, -1.0], [0.5, 2.0, 0.0]]),
+        student.eval(inspections.NET_TO_DEVICE, net=net, dev=device)
+        student.eval(inspections.SET_LINEAR, net=net, W=torch.tensor([[1.0, 0.0, -1.0], [0.5, 2.0, 0.0]]),
                      b=torch.tensor([0.1, -0.2]))
         X = torch.tensor([[[[1.0, 2.0, 3.0]]], [[[0.0, -1.0, 4.0]]]])
         out = net(X)
@@ -271,7 +267,7 @@ class TestBuildConciseModel:
     @pytest.mark.points(1)
     def test_initial_weights(self, student):
         net = _model(student, 784, 10, seed=1)
-        (weight,) = student.eval(_WEIGHT, net=net)
+        (weight,) = student.eval(inspections.LINEAR_WEIGHTS, net=net)
         mean, std = weight.double().mean().item(), weight.double().std().item()
         assert abs(mean) < 0.002 and 0.008 < std < 0.012, (
             f"the initial weight of build_concise_model(784, 10) has mean {mean:.4g} and standard deviation "
@@ -279,9 +275,6 @@ class TestBuildConciseModel:
             "(its second positional argument is the mean)")
 
 
-_TINY_NET = ("(lambda net: (net[1].weight.data.copy_(W), net[1].bias.data.copy_(b), net.to(dev))[2])"
-             "(torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(W.shape[1], W.shape[0])))")
-_PARAMS = "[net[1].weight.detach().clone(), net[1].bias.detach().clone()]"
 
 
 class TestTrainConcise:
@@ -295,11 +288,11 @@ class TestTrainConcise:
         # The bias stays 0. Epoch losses: ln 2, then -ln s.
         s = 1 / (1 + math.exp(-0.5))
         d = 0.25 + (1 - s) / 2
-        net = student.eval(_TINY_NET, W=torch.zeros(2, 2), b=torch.zeros(2), dev=device)
+        net = student.eval(inspections.SOFTMAX_NET, W=torch.zeros(2, 2), b=torch.zeros(2), dev=device)
         X = torch.tensor([[[[1.0, 0.0]]], [[[0.0, 1.0]]]])
         y = torch.tensor([0, 1])
         losses = student.call("train_concise", net, X, y, 1.0, 2, 2, seed=0, timeout=10).value
-        weight, bias = student.eval(_PARAMS, net=net)
+        weight, bias = student.eval(inspections.SOFTMAX_NET_PARAMS, net=net)
         assert_tensor_close(weight, _f64([[d, -d], [-d, d]]),
                             what="the weight after train_concise(net, X, y, lr=1.0, num_epochs=2, batch_size=2) "
                             "(zero_grad() before each backward? the MEAN loss?)", dtype=torch.float32)
@@ -316,9 +309,9 @@ class TestTrainConcise:
         centers = torch.tensor([[3.0, 0.0], [0.0, 3.0], [-3.0, 0.0], [0.0, -3.0]])
         y = torch.arange(4).repeat(10)
         X = (centers[y] + 0.3 * torch.linspace(-1, 1, 40).reshape(-1, 1)).reshape(40, 1, 1, 2)
-        net = student.eval(_TINY_NET, W=torch.zeros(4, 2), b=torch.zeros(4), dev=device)
+        net = student.eval(inspections.SOFTMAX_NET, W=torch.zeros(4, 2), b=torch.zeros(4), dev=device)
         losses = student.call("train_concise", net, X, y, 0.5, 4, 8, seed=0, timeout=10).value
-        weight, bias = student.eval(_PARAMS, net=net)
+        weight, bias = student.eval(inspections.SOFTMAX_NET_PARAMS, net=net)
         pred = (X.reshape(40, 2).double() @ weight.double().T + bias.double()).argmax(dim=1)
         acc = (pred == y).double().mean().item()
         assert acc == 1.0, (f"after train_concise(net, X, y, lr=0.5, num_epochs=4, batch_size=8) on four "

@@ -726,7 +726,7 @@ def train_concise(net, X, y, lr, num_epochs, batch_size):
         trainer.step()
         losses.append(l.item())
     return losses
-""", ["all 50 examples", "batch_size=16"]),
+""", ["all 3 examples", "batch_size=2"]),
         "drops_the_last_minibatch": ("""
 from torch.utils.data import DataLoader, TensorDataset
 
