@@ -211,6 +211,11 @@ class SandboxSession:
         fn = message.get("fn") or f"{getattr(message.get('target'), 'type_name', '?')}.{message.get('method')}"
         if fn in self.timed_out:
             raise SandboxTimeout("again")
+        if self._left() <= 0:
+            # Spent, decoding replies included: the child goes, and every later check fails at once
+            # (a child that answers fast but expensively must not keep the grader busy).
+            self.close()
+            raise SandboxTimeout("budget")
         worker = self._ensure_worker()
         timeout = min(timeout or self.call_timeout, max(self._left(), 0.1))
         began = time.monotonic()
@@ -332,7 +337,7 @@ class Student:
 
     def _interpret(self, fn: str, reply: dict, args, kwargs, evaluating: bool = False) -> Reply:
         status = reply.get("status")
-        # An eval's expression is hidden test code: the student sees only its label.
+        # An eval is the grader's own inspection: the student sees its label, not the expression.
         call = fn if evaluating else f"{fn}({describe_args(args, kwargs)})"
         if status == "ok":
             states = []

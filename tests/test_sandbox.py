@@ -383,3 +383,20 @@ def test_a_child_cannot_find_an_earlier_students_code(sandbox):
             "    return hits\n")
     # its own needle is in its memory once or twice; alice's cell held the marker 500 times
     assert run(sandbox, scan, "f", marker[::-1], timeout=30) < 20
+
+
+def test_a_spent_budget_stops_a_child_that_answers_fast_but_expensively(sandbox):
+    """Decoding happens after the child answered; the budget counts it, and once it is spent no
+    further request goes out: the child is killed and every later check fails at once."""
+    code = "def f():\n    return 1\n"
+    session = SandboxSession(sandbox, [("c", code)], budget=30)
+    student = Student(session)
+    try:
+        assert student.f() == 1
+        session.used = session.budget  # as if the replies so far had cost the whole budget
+        worker = session.worker
+        with pytest.raises(StudentError, match="time allowed for grading this notebook"):
+            student.f()
+        assert not worker.alive and session.worker is None
+    finally:
+        session.close()
