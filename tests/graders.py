@@ -124,7 +124,12 @@ def _copy_kit(dest: Path) -> None:
 
 
 def user_grader() -> Grader:
-    """An ordinary user with its own clone of the kit and its own venv (needs root to create)."""
+    """An ordinary user with its own clone of the kit and its own venv (needs root to create).
+
+    Safe to call from several test workers at once: the venv is made under a lock, and every call
+    gets its own clone of the kit (first on the grader's PYTHONPATH, ahead of the venv's editable
+    install of a base clone), so that no test replaces the kit under another one."""
+    import fcntl
     import pytest
     if os.geteuid() != 0:
         pytest.skip("creating an ordinary user to grade needs root (CI runs as root)")
@@ -133,27 +138,45 @@ def user_grader() -> Grader:
     account = _ensure_user()
     home = Path(account.pw_dir)
     os.chmod(home, 0o700)
-    kit = home / "kit"
-    _copy_kit(kit)
     venv = home / "venv"
-    stamp = venv / ".d2l-stamp"
-    wanted = hashlib.sha256((REPO / "pyproject.toml").read_bytes()).hexdigest()
-    grader = Grader("user", str(venv / "bin" / "python"), kit, home, TEST_USER)
-    grader.own(kit)
-    if not stamp.exists() or stamp.read_text() != wanted:
-        shutil.rmtree(venv, ignore_errors=True)
-        for argv in ([SYSTEM_PYTHON, "-m", "venv", str(venv)],
-                     [str(venv / "bin" / "pip"), "install", "-q", "torch==2.13.0"],
-                     [str(venv / "bin" / "pip"), "install", "-q", "-e", f"{kit}[course]"]):
-            proc = grader.run(argv, timeout=1200)
-            if proc.returncode != 0:
-                pytest.fail(f"could not set up the ordinary user's venv ({' '.join(argv)}): {proc.stderr[-2000:]}")
-        stamp.write_text(wanted)
-        grader.own(stamp)
-    else:
-        proc = grader.run([str(venv / "bin" / "pip"), "install", "-q", "--no-deps", "-e", str(kit)], timeout=600)
-        assert proc.returncode == 0, proc.stderr
+    with open(home / ".d2l-test.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        _prune(home / "kits")
+        _prune(home / "courses")
+        base = home / "kit-base"
+        stamp = venv / ".d2l-stamp"
+        wanted = hashlib.sha256((REPO / "pyproject.toml").read_bytes()).hexdigest()
+        installer = Grader("user", str(venv / "bin" / "python"), base, home, TEST_USER)
+        if not stamp.exists() or stamp.read_text() != wanted:
+            _copy_kit(base)
+            installer.own(base)
+            shutil.rmtree(venv, ignore_errors=True)
+            for argv in ([SYSTEM_PYTHON, "-m", "venv", str(venv)],
+                         [str(venv / "bin" / "pip"), "install", "-q", "torch==2.13.0"],
+                         [str(venv / "bin" / "pip"), "install", "-q", "-e", f"{base}[course]"]):
+                proc = installer.run(argv, timeout=1200)
+                if proc.returncode != 0:
+                    pytest.fail(f"could not set up the ordinary user's venv ({' '.join(argv)}): {proc.stderr[-2000:]}")
+            stamp.write_text(wanted)
+            installer.own(stamp)
+    kit = home / "kits" / f"{os.getpid()}-{os.urandom(4).hex()}" / "kit"
+    _copy_kit(kit)
+    grader = Grader("user", str(venv / "bin" / "python"), kit, home, TEST_USER, pythonpath=str(kit))
+    grader.own(kit.parent.parent)
     return grader
+
+
+def _prune(folder: Path, hours: float = 2.0) -> None:
+    """Remove what earlier test runs left in ``folder`` (entries older than ``hours``)."""
+    import time
+    if not folder.is_dir():
+        return
+    for entry in folder.iterdir():
+        try:
+            if time.time() - entry.stat().st_mtime > hours * 3600:
+                shutil.rmtree(entry, ignore_errors=True)
+        except OSError:
+            pass
 
 
 def tree_fingerprint(root: Path, skip: tuple[str, ...] = (), content_limit: int = 1 << 20) -> dict[str, str]:

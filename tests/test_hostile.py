@@ -30,6 +30,9 @@ from graders import (changed, descendants, load_json, processes, root_grader, sh
 from hostile import ASSIGNMENT, ATTACKS, Attack
 
 HONEST = ("honest", "victim")
+# What the attacks write in their /tmp, and what the first sandbox left in the host's (other tests
+# running at the same time may create other names there)
+LEFTOVERS = ("fill-", "zz_pwned", "pwned", "d2l-sandbox-", ".d2l-", "d2l-probe-marker")
 
 
 def _grader(mode: str, tmp_path_factory):
@@ -112,31 +115,26 @@ def _outputs(course: Path) -> dict[str, str]:
     return texts
 
 
-def _sandbox_orphans(before: set[int], user_uid: int | None) -> list[str]:
-    """Processes of a sandbox that no live grader owns any more."""
+def _sandbox_orphans(user_uid: int | None) -> list[str]:
+    """Processes of a sandbox (a sandbox uid, or the grading user's) whose chain of such processes
+    ends at init: their grader is gone.  A sandbox of a grader still running on this machine (other
+    tests) leads to that live grader instead."""
     procs = processes()
+    ours = (lambda uid: uid == user_uid) if user_uid is not None else in_range
     out = []
     for pid, (uid, cmd, _start) in procs.items():
-        if pid in before:
+        if not ours(uid):
             continue
-        ours = uid == user_uid if user_uid is not None else in_range(uid)
-        if not ours:
-            continue
-        # a sandbox of another grader still running on this machine has a live, non-init parent
-        # for its bubblewrap; ours died with the grader
-        chain, cur = [], pid
-        for _ in range(20):
+        cur = pid
+        for _ in range(64):
             try:
                 with open(f"/proc/{cur}/stat") as f:
                     cur = int(f.read().rsplit(")", 1)[1].split()[1])
             except (OSError, ValueError, IndexError):
+                cur = 0
+            if cur <= 1 or cur not in procs or not ours(procs[cur][0]):
                 break
-            chain.append(cur)
-            if cur <= 1:
-                break
-        owners = [p for p in chain if p in procs and p > 1 and not (user_uid is None and in_range(procs[p][0]))
-                  and not (user_uid is not None and procs[p][0] == user_uid)]
-        if not owners or owners[0] == 1:
+        if cur <= 1:
             out.append(f"{pid} uid {uid}: {cmd}")
     return out
 
@@ -188,13 +186,13 @@ def attacked(request, tmp_path_factory):
         return {"kit": tree_fingerprint(kit), "venv": tree_fingerprint(venv, content_limit=64 * 1024),
                 "home": {k: v for k, v in tree_fingerprint(grader.home, skip=(str(kit), str(venv), str(parent)),
                                                             content_limit=64 * 1024).items()
-                         if not k.startswith((".cache", "courses", "d2l-test-"))} if grader.user else
+                         if not k.startswith((".cache", "courses", "kits", "kit-base", ".d2l-test.lock", "d2l-test-"))}
+                if grader.user else
                         {n: tree_fingerprint(grader.home / n) for n in (".bashrc", ".profile") if (grader.home / n).exists()},
                 "course": {n: tree_fingerprint(course / n) if (course / n).is_dir() else
                            tree_fingerprint(course, content_limit=1 << 30).get(n) for n in course_inputs}}
     before = outside()
     tmp_before, shm_before = set(os.listdir("/tmp")), shm_used()
-    procs_before = set(processes())
     began = time.monotonic()
     proc = grader.d2l_grade("grade", str(course), ASSIGNMENT, "--json", "--feedback", timeout=900)
     seconds = time.monotonic() - began
@@ -202,10 +200,9 @@ def attacked(request, tmp_path_factory):
     result = {
         "grader": grader, "course": course, "proc": proc, "seconds": seconds, "attacks": attacks,
         "before": before, "after": outside(),
-        "tmp_new": sorted(set(os.listdir("/tmp")) - tmp_before - {os.path.basename(p) for p in listeners.paths}),
+        "tmp_new": sorted(n for n in set(os.listdir("/tmp")) - tmp_before if n.startswith(LEFTOVERS)),
         "shm_growth": shm_used() - shm_before,
-        "orphans": _sandbox_orphans(procs_before, None if grader.user is None else
-                                    __import__("pwd").getpwnam(grader.user).pw_uid),
+        "orphans": _sandbox_orphans(None if grader.user is None else __import__("pwd").getpwnam(grader.user).pw_uid),
         "accepted": listeners.accepted(), "outputs": _outputs(course),
     }
     listeners.close()

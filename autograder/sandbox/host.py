@@ -237,7 +237,7 @@ class Sandbox:
 
     def check(self) -> None:
         """Send a probe child to attack the sandbox; refuse (SandboxUnavailable) if anything gives."""
-        marker = f"d2l-probe-{uuid.uuid4().hex}"
+        marker = f"d2l-probe-marker-{uuid.uuid4().hex}"
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         listener.bind(("127.0.0.1", 0))
         listener.listen(1)
@@ -294,13 +294,13 @@ class Sandbox:
         the view (``/root`` when Python lives in ``/root/.pyenv``) is replaced by its other entries."""
         package = views.package_dir()
         home = os.path.expanduser("~")
-        roots = [*self.must_not_see, os.path.dirname(package), home, "/run", "/var", "/etc", "/home", "/srv",
+        roots = [os.path.dirname(package), *self.must_not_see, home, "/run", "/var", "/etc", "/home", "/srv",
                  "/mnt", "/opt", "/boot", "/media"]
-        out: set[str] = set()
+        out: dict[str, None] = {}  # ordered: the kit and the course first, in messages too
         for root in roots:
             if root and root != "/":
-                out.update(self._hidden_parts(root, depth=0))
-        return sorted(out)
+                out.update(dict.fromkeys(sorted(self._hidden_parts(root, depth=0))))
+        return list(out)
 
     def _hidden_parts(self, path: str, depth: int) -> list[str]:
         view = self.view

@@ -160,10 +160,11 @@ def verify(report: dict, status: dict, *, expected_uid: int | None, host_leftove
     problems = []
     if report.get("status") != "ok":
         return [f"the probe did not run ({report.get('message', report.get('status'))})"]
-    for path in report.get("seen", []):
-        problems.append(f"a child can see {path}")
-    for path in report.get("writable", []):
-        problems.append(f"a child can write in {path}")
+    for verb, key in (("see", "seen"), ("write in", "writable")):
+        paths = [str(p) for p in report.get(key, [])]
+        if paths:
+            more = f" and {len(paths) - 3} more" if len(paths) > 3 else ""
+            problems.append(f"a child can {verb} " + ", ".join(paths[:3]) + more)
     for key in ("fill_tmp", "fill_shm"):
         if report.get(key) != "ENOSPC":
             problems.append(f"a child's private {'/tmp' if key == 'fill_tmp' else '/dev/shm'} is not size-capped "
