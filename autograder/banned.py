@@ -34,7 +34,10 @@ shortcut gives marks for nothing.  It cannot see through computed strings (``get
 Failure policy (documented decision):
 
 * the function is not defined at module level -> ``[]`` (a missing function is reported by the
-  tests that call it);
+  tests that call it), unless ``source`` is a :class:`~autograder.notebook.StudentSource` that left a
+  cell out for a syntax error: then a single message naming that cell (line N of cell NAME).  Cells
+  that parse are analysed as if the broken one were absent, so one broken cell costs only the
+  exercises it defines;
 * the source cannot be analysed (not a string, over :data:`MAX_SOURCE_CHARS`, a syntax error, nesting
   too deep for the parser or for the analysis) -> a single message saying so.  This fails closed: a
   check that cannot run costs the ban test its points with an explanation, rather than waving through
@@ -105,6 +108,15 @@ def _find_banned(source, function_name, banned) -> list[str]:
     if not keys:
         return []
     analysis = _Analysis(tree, keys, function_name)
+    broken = getattr(source, "broken", None) or {}
+    if broken and not (analysis.bindings.get(function_name) or analysis.module_imports.get(function_name)):
+        # its cell (or the cell that may define it) was left out for not parsing: fail closed
+        own = broken.get(function_name)
+        if own:
+            return [_cannot(function_name, f"its answer cell has {own}; fix it first")]
+        cell, problem = next(iter(broken.items()))
+        return [_cannot(function_name, f"it is not defined in any cell that parses (cell {cell} has "
+                                       f"{problem}); fix that first")]
     if len(analysis.star_modules) > MAX_STAR_IMPORTS:
         return [_cannot(function_name, f"the code has more than {MAX_STAR_IMPORTS} `from ... import *` lines; "
                                        "import the names you use instead")]

@@ -8,6 +8,7 @@ that says which limit and what to do.
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import json
 import stat
@@ -35,16 +36,26 @@ class AssignmentSpec:
 
 
 class StudentSource(str):
-    """All answer cells joined into one string, remembering where each cell starts, so that a
-    message can say "line 3 of cell softmax" instead of a line number in the joined text."""
+    """The answer cells that parse, joined into one string, remembering where each cell starts, so
+    that a message can say "line 3 of cell softmax" instead of a line number in the joined text.
+
+    A cell with a syntax error is left out of the text (so that checks of every other exercise run
+    as if it were absent) and kept in :attr:`broken`: cell id -> "a syntax error (line 2 of cell
+    tanh: invalid syntax)".
+    """
 
     starts: list[tuple[int, str]]
+    broken: dict[str, str]
 
     @classmethod
     def join(cls, cells: list[tuple[str, str]]) -> "StudentSource":
-        """Join ``(cell_id, source)`` pairs with blank lines between them."""
-        text, starts, line = "", [], 1
+        """Join the ``(cell_id, source)`` pairs that parse, with blank lines between them."""
+        text, starts, line, broken = "", [], 1, {}
         for cell_id, src in cells:
+            problem = syntax_problem(cell_id, src)
+            if problem:
+                broken[cell_id] = problem
+                continue
             if text:
                 text += "\n\n"
                 line += 2
@@ -53,6 +64,7 @@ class StudentSource(str):
             line += src.count("\n")
         joined = cls(text)
         joined.starts = starts
+        joined.broken = broken
         return joined
 
     def cell_line(self, line: int) -> str:
@@ -61,6 +73,23 @@ class StudentSource(str):
             if line >= start:
                 return f"line {line - start + 1} of cell {cell_id}"
         return f"line {line}"
+
+
+def syntax_problem(cell_id: str, src: str) -> str:
+    """``""`` when ``src`` parses as Python; else "a syntax error (line 2 of cell tanh: ...)".
+
+    Only the parser runs (nothing is executed); its cost is linear in the cell, which
+    :data:`MAX_CELL_CHARS` bounds."""
+    try:
+        ast.parse(src)
+    except SyntaxError as exc:
+        where = f"line {exc.lineno} of cell {cell_id}" if exc.lineno else f"cell {cell_id}"
+        return f"a syntax error ({where}: {str(exc.msg)[:200]})"
+    except (ValueError, OverflowError):
+        return f"code that cannot be parsed (cell {cell_id}: does it contain null bytes?)"
+    except (RecursionError, MemoryError):
+        return f"code nested too deeply to parse (cell {cell_id})"
+    return ""
 
 
 @dataclass

@@ -35,7 +35,8 @@ def load_cells(cells: list[tuple[str, str]]) -> tuple[dict, dict[str, str]]:
         try:
             exec(compile(code, filename, "exec"), namespace)
         except SyntaxError as exc:
-            errors[cell_id] = f"SyntaxError in cell {cell_id!r}, line {exc.lineno}: {exc.msg}"
+            where = f"line {exc.lineno} of cell {cell_id}" if exc.lineno else f"cell {cell_id}"
+            errors[cell_id] = f"SyntaxError: {_short(str(exc.msg))} ({where})"
         except BaseException as exc:  # noqa: BLE001 - SystemExit and friends are student errors too
             errors[cell_id] = f"running cell {cell_id!r} raised {describe_exception(exc)}"
     return namespace, errors
