@@ -26,8 +26,8 @@ def _cmd_course_build(args) -> int:
 
 def _cmd_grade(args) -> int:
     from autograder.course_grading import grade_course, results_table
-    from autograder.paths import KitPaths
-    report = grade_course(args.dir, args.assignment, KitPaths(), students=args.student or None,
+    # the kit the course was built from (its nbgrader_config.py names it)
+    report = grade_course(args.dir, args.assignment, None, students=args.student or None,
                           feedback=args.feedback)
     if args.json:
         print(json.dumps(report.results, indent=2, sort_keys=True))
@@ -35,6 +35,13 @@ def _cmd_grade(args) -> int:
         print(results_table(report.results))
     for line in report.warnings:
         print(f"warning: {line}", file=sys.stderr)
+    for line in report.grader_errors:
+        print(f"grader error: {line}", file=sys.stderr)
+    if report.grader_errors:
+        print(f"d2l-grade: {len(report.grader_errors)} check(s) broke in the hidden tests themselves; "
+              "those exercises are withheld (not zeroed) and flagged for manual grading; fix the tests "
+              "and grade again", file=sys.stderr)
+        return 4
     return 0
 
 

@@ -69,11 +69,16 @@ c.Autograde.autograde_preprocessors = [
     "autograder.scorer.SandboxScorer",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",
-    "nbgrader.preprocessors.SaveAutoGrades",
+    "autograder.scorer.SaveAutoGradesWithheld",
     "nbgrader.preprocessors.AssignLatePenalties",
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
 c.SandboxScorer.kit_root = _KIT_ROOT
+# Per assignment: how an exercise that calls the student's own earlier functions (a training loop
+# calling one_hot, say) is graded while one of those fails its own checks: "with_helpers" (the
+# default: graded as it runs, the message names the failing helper) or "independent" (its failing
+# checks are withheld for grading by hand).  E.g. {{"rnn": "independent"}}.
+c.SandboxScorer.dependent_grading = {{}}
 
 # nbgrader's own clean-up of the submitted notebook, plus the kit's: autograded/ (what the
 # formgrader renders, and what feedback is made from) holds nothing active from the student's

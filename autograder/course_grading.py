@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from autograder import nbgrader_driver
+from autograder.grading import grader_errors
 from autograder.paths import CoursePaths
 
 
@@ -14,13 +15,15 @@ class GradeReport:
 
     results: dict
     warnings: list[str] = field(default_factory=list)
+    grader_errors: list[str] = field(default_factory=list)  # hidden tests that broke: the kit's fault
 
 
 def grade_course(course_dir, assignment: str, kit, students=None, feedback: bool = False) -> GradeReport:
     """Grade ``submitted/*/<assignment>`` (or only ``students``) into the gradebook.
 
     All submissions are graded in one sandboxed batch first, then nbgrader records each one
-    with the kit's scorer in place of executing the notebook.
+    with the kit's scorer in place of executing the notebook.  ``kit`` None: the kit the course
+    was built from.
     """
     course = CoursePaths(course_dir)
     if not course.config_file.exists():
@@ -29,7 +32,12 @@ def grade_course(course_dir, assignment: str, kit, students=None, feedback: bool
     if not (course.root / "source" / assignment).is_dir():
         raise FileNotFoundError(f"the course has no assignment named {assignment!r}")
     results, recorded = nbgrader_driver.grade_and_record(course, assignment, students, kit=kit)
-    report = GradeReport(results=results)
+    report = GradeReport(results=results, grader_errors=grader_errors(results))
+    for student, exercises in sorted(results.items()):
+        held = sorted(e for e, entry in exercises.items() if entry.get("withheld"))
+        if held:
+            report.warnings.append(f"{student}: {', '.join(held)} left for grading by hand "
+                                   "(flagged in the gradebook)")
     for student, (ok, text) in sorted(recorded.items()):
         if not ok:
             report.warnings.append(f"{student}: not recorded in the gradebook: {text}")

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from autograder import blame
 from autograder.notebook import AssignmentSpec, Submission
 from autograder.plugin import GradingPlugin
 from autograder.sandbox import Sandbox, SandboxUnavailable
@@ -76,7 +77,7 @@ def exercise_points(spec: AssignmentSpec, kit) -> dict[str, float]:
 def grade_submissions(spec: AssignmentSpec, submissions: dict[str, Submission], kit, *,
                       must_not_see: list = (), call_timeout: float | None = None, budget: float | None = None,
                       sandbox: Sandbox | None = None, devices: list[str] | None = None,
-                      focus: dict[str, list[str]] | None = None) -> dict:
+                      focus: dict[str, list[str]] | None = None, dependents: str | None = None) -> dict:
     """Grade every submission with the hidden suite; ``{key: {exercise: {...}}}``.
 
     Each submission's code runs in its own sandboxed child; ``must_not_see`` adds directories (the
@@ -84,7 +85,11 @@ def grade_submissions(spec: AssignmentSpec, submissions: dict[str, Submission], 
     :class:`~autograder.sandbox.SandboxUnavailable` (nothing graded) when the sandbox does not hold.  ``devices`` restricts the
     devices tried (default: the CPU, and CUDA when available).  ``focus`` maps a key to the only
     exercises checked for it (the others report "this check did not run"); for corpora and mutants.
+    ``dependents``: how checks of an exercise whose own helpers fail are graded (see
+    :mod:`autograder.blame`; default :data:`~autograder.blame.WITH_HELPERS`).
     """
+    if dependents not in (None, *blame.POLICIES):
+        raise ValueError(f"dependent grading {dependents!r} is not one of {', '.join(blame.POLICIES)}")
     own = sandbox is None
     sandbox = sandbox or Sandbox(must_not_see=[*kit.secret_dirs(), *must_not_see])
     sandbox.start()  # fail closed before any test runs: SandboxUnavailable, nothing graded
@@ -107,7 +112,19 @@ def grade_submissions(spec: AssignmentSpec, submissions: dict[str, Submission], 
             sandbox.close()
     for key, sub in submissions.items():
         _add_missing_exercises(results[key], spec)
+        blame.attribute(results[key], sub.source, spec.exercises, dependents)
     return results
+
+
+def grader_errors(results: dict) -> list[str]:
+    """One line per check whose hidden test broke: ``"alice: mlp_forward TestX::test_y: NameError: ..."``."""
+    lines = []
+    for key, exercises in results.items():
+        for exercise, entry in exercises.items():
+            for test in entry.get("tests", []):
+                if test.get("grader_error"):
+                    lines.append(f"{key}: {exercise} {test['name']}: {test['grader_error']}")
+    return lines
 
 
 def _add_missing_exercises(result: dict, spec: AssignmentSpec) -> None:

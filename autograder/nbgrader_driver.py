@@ -399,10 +399,18 @@ def grade_and_record(course: CoursePaths, assignment: str, students=None, *,
         students = list(list_submissions(course, assignment))
     spec = load_assignment(kit, assignment)
     subs = {s: scorer.load_submission(course, spec, s) for s in students if _valid_student_id(s)}
-    results = grade(spec, subs, kit, must_not_see=[course.root]) if subs else {}
+    policy = dependent_grading(course, assignment)
+    results = grade(spec, subs, kit, must_not_see=[course.root], dependents=policy) if subs else {}
     for student, sub in subs.items():
         scorer.remember(assignment, student, sub.fingerprint, results[student])
     return results, autograde(course, assignment, students, kit=kit)
+
+
+def dependent_grading(course: CoursePaths, assignment: str) -> str | None:
+    """The course's ``SandboxScorer.dependent_grading`` for ``assignment`` (None: the default)."""
+    table = load_config(course).SandboxScorer.get("dependent_grading", {})
+    value = table.get(assignment) if isinstance(table, dict) else None
+    return value if isinstance(value, str) else None
 
 
 def generate_feedback(course: CoursePaths, assignment: str, students=None) -> dict[str, tuple[bool, str]]:

@@ -30,8 +30,9 @@ class Outcome:
     name: str
     points: float
     device: str | None
-    outcome: str  # passed, failed, skipped
+    outcome: str  # passed, failed, skipped, or grader_error (the hidden test itself broke)
     message: str
+    grader_detail: str = ""  # for the instructor only: what broke in the hidden test, and where
 
 
 def _safe_id(key: str) -> str:
@@ -39,14 +40,37 @@ def _safe_id(key: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", key[:60]) or "_"
 
 
+NOT_RUN_MESSAGE = "this check did not run"
+GRADER_ERROR_MESSAGE = ("this check could not be run because of an error in the grader, not in your code; "
+                        "your instructor has been told and grades this exercise by hand")
+
+
+def is_student_failure(exc: BaseException) -> bool:
+    """Whether a test's exception is the student's: an assertion (``StudentError`` included, which is
+    how every failure of the student's own call arrives) or an explicit ``pytest.fail``.  Anything
+    else was raised by the hidden test's own code, so it is the grader's error."""
+    return isinstance(exc, (AssertionError, pytest.fail.Exception))
+
+
 def failure_message(excinfo) -> str:
     """What the student sees for a failed test: the assertion's own message, never source code."""
     exc = excinfo.value
     limit = DEFAULT_LIMITS.max_text_chars
-    if isinstance(exc, AssertionError):
+    if is_student_failure(exc):
         text = str(exc).strip()
         return cap_text(text, 2 * limit) if text else "a check failed"
-    return f"the check could not be completed: {cap_text(type(exc).__name__, 100)}: {cap_text(exc, 300)}"
+    return GRADER_ERROR_MESSAGE
+
+
+def grader_error_detail(excinfo, test_file: str) -> str:
+    """For the instructor: ``NameError: name 'x' is not defined (test_mlp.py, line 123)``, the line
+    being the last frame of the hidden test's own file."""
+    exc = excinfo.value
+    where = ""
+    for entry in excinfo.traceback:
+        if str(entry.path) == test_file:
+            where = f" ({entry.path.name}, line {entry.lineno + 1})"
+    return f"{cap_text(type(exc).__name__, 100)}: {cap_text(exc, 500)}{where}"
 
 
 class GradingPlugin:
@@ -169,14 +193,22 @@ class GradingPlugin:
                 item.session.shouldstop = self.fatal
                 return
             exercise, points = self._labels(item)
-            message = ""
+            message, outcome, detail = "", report.outcome, ""
             if report.failed and call.excinfo is not None:
                 message = failure_message(call.excinfo)
+                if not is_student_failure(call.excinfo.value):
+                    outcome = "grader_error"
+                    detail = grader_error_detail(call.excinfo, str(item.path))
             self.outcomes.append(Outcome(key, exercise, self._test_name(item), points,
-                                         params.get("device"), report.outcome, message))
+                                         params.get("device"), outcome, message, detail))
 
     def results(self) -> dict:
-        """``{key: {exercise: {"score", "max_score", "tests": [...]}}}`` from the outcomes."""
+        """``{key: {exercise: {"score", "max_score", "tests": [...]}}}`` from the outcomes.
+
+        A test whose own code broke (``grader_error`` outcome) earns nothing, carries
+        ``"grader_error"`` (the instructor's detail) and marks its exercise ``"withheld": True``:
+        its grade is left to a person instead of standing as a zero.
+        """
         by_test: dict = {}
         for o in self.outcomes:
             by_test.setdefault((o.key, o.exercise, o.name), []).append(o)
@@ -189,19 +221,26 @@ class GradingPlugin:
                 entry = exercises.setdefault(exercise, {"score": 0.0, "max_score": 0.0, "tests": []})
                 entry["max_score"] += points
                 runs = [o for o in by_test.get((key, exercise, name), []) if o.outcome != "skipped"]
-                failed = [o for o in runs if o.outcome == "failed"]
+                failed = [o for o in runs if o.outcome in ("failed", "grader_error")]
+                broken = [o for o in runs if o.outcome == "grader_error"]
                 passed = bool(runs) and not failed
                 message = ""
-                if failed:
+                if broken:
+                    message = GRADER_ERROR_MESSAGE
+                elif failed:
                     first = failed[0]
                     message = (f"[on {first.device}] " if first.device not in (None, "cpu") else "") + first.message
                 elif not runs:
-                    message = "this check did not run"
+                    message = NOT_RUN_MESSAGE
                 if shown + len(message) > budget:
                     message = "(message left out: this submission's messages reached their size limit)"
                 shown += len(message)
-                entry["tests"].append({"name": name, "passed": passed, "points": points if passed else 0.0,
-                                       "max_points": points, "message": message})
+                test = {"name": name, "passed": passed, "points": points if passed else 0.0,
+                        "max_points": points, "message": message}
+                if broken:
+                    test["grader_error"] = broken[0].grader_detail
+                    entry["withheld"] = True
+                entry["tests"].append(test)
                 if passed:
                     entry["score"] += points
             out[key] = exercises

@@ -13,7 +13,11 @@ autograding it
 3. writes every grade (self-check) cell's outputs the way ``nbgrader.utils.determine_grade``
    reads them (DESIGN §7): a stdout report plus an ``execute_result`` holding the score as a
    float (partial credit, never above the cell's points), or, for a zero, a single ``error``
-   output that carries the report.  No grade cell is left without output.
+   output that carries the report.  No grade cell is left without output;
+4. names, in ``resources["d2l_withheld"]``, the grade cells of exercises whose grade is withheld
+   (a hidden test broke, or the assignment grades dependents independently): the kit's
+   :class:`SaveAutoGradesWithheld` then records no automatic score for them and flags them for
+   manual grading, so the formgrader shows them to a person instead of a zero.
 """
 
 from __future__ import annotations
@@ -22,9 +26,9 @@ import threading
 from pathlib import Path
 
 from nbformat.v4 import new_output
-from traitlets import Unicode
+from traitlets import Dict, Unicode
 
-from nbgrader.preprocessors import NbGraderPreprocessor
+from nbgrader.preprocessors import NbGraderPreprocessor, SaveAutoGrades
 
 from autograder.notebook import (AssignmentSpec, NotebookError, Submission, cell_source, d2l_meta,
                                  grade_id, load_assignment, read_notebook, submission_from_notebook,
@@ -210,9 +214,15 @@ def cell_score(entry: dict | None, points: float) -> float:
     return max(0.0, min(points, round(value, 6)))
 
 
+WITHHELD_NOTE = ("part of this exercise's grade is withheld: your instructor grades it by hand (the "
+                 "score above counts only the checks that could be graded automatically)")
+
+
 def grade_cell_outputs(function: str, entry: dict | None, points: float, notes: list[str]) -> list:
     """nbformat outputs that make nbgrader record ``cell_score(entry, points)`` with a report."""
     score = cell_score(entry, points)
+    if entry and entry.get("withheld"):
+        notes = [*notes, WITHHELD_NOTE]
     lines = report_lines(function, entry, score, points, notes)
     if score == 0 and points > 0:
         failed = [t for t in (entry or {}).get("tests", []) if not t.get("passed") and t.get("message")]
@@ -234,6 +244,8 @@ class SandboxScorer(NbGraderPreprocessor):
                        "solutions/, grader_tests/); default: where the package lives.").tag(config=True)
     course_root = Unicode("", help="The nbgrader course directory; default: "
                           "CourseDirectory.root, else the working directory.").tag(config=True)
+    dependent_grading = Dict({}, help="Per assignment, 'with_helpers' (default) or 'independent': "
+                             "see autograder.blame.").tag(config=True)
 
     _specs: dict = {}
 
@@ -255,7 +267,8 @@ class SandboxScorer(NbGraderPreprocessor):
 
     def _grade_now(self, spec, submission, kit, course) -> dict:
         from autograder.grading import grade_submissions
-        results = grade_submissions(spec, {submission.key: submission}, kit, must_not_see=[course.root])
+        results = grade_submissions(spec, {submission.key: submission}, kit, must_not_see=[course.root],
+                                    dependents=self.dependent_grading.get(spec.name))
         return results[submission.key]
 
     def preprocess(self, nb, resources):
@@ -291,6 +304,7 @@ class SandboxScorer(NbGraderPreprocessor):
                      if d2l_meta(c).get("role") == "selfcheck"}
         # a note that names exercises goes under those; one that names none goes under every cell
         named = {n: {f for f in spec.exercises if mentions(n, f)} for n in notes}
+        withheld = resources.setdefault("d2l_withheld", set())
         for cell in nb.cells:
             nbg = cell.get("metadata", {}).get("nbgrader", {})
             if cell.cell_type != "code" or not nbg.get("grade"):
@@ -304,5 +318,22 @@ class SandboxScorer(NbGraderPreprocessor):
             else:
                 mine = [n for n in notes if function in named[n] or not named[n]]
                 cell.outputs = grade_cell_outputs(function, result.get(function), points, mine)
+                if (result.get(function) or {}).get("withheld"):
+                    withheld.add(nbg.get("grade_id"))
             cell.execution_count = None
         return nb, resources
+
+
+class SaveAutoGradesWithheld(SaveAutoGrades):
+    """nbgrader's ``SaveAutoGrades``, except that a grade cell named in ``resources["d2l_withheld"]``
+    gets no automatic score and is flagged for manual grading (the formgrader lists it as needing
+    a grade; nbgrader counts it once a person has scored it)."""
+
+    def _add_score(self, cell, resources) -> None:
+        super()._add_score(cell, resources)
+        if cell.metadata["nbgrader"]["grade_id"] in resources.get("d2l_withheld", ()):
+            grade = self.gradebook.find_grade(cell.metadata["nbgrader"]["grade_id"], self.notebook_id,
+                                              self.assignment_id, self.student_id)
+            grade.auto_score = None
+            grade.needs_manual_grade = True
+            self.gradebook.db.commit()

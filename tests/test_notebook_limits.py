@@ -217,7 +217,7 @@ def mini_course(mini_kit, tmp_path):
     scorer.clear_cache()
 
 
-def strict_grade(spec, subs, kit, must_not_see=()):
+def strict_grade(spec, subs, kit, must_not_see=(), **options):
     """Full marks for an exercise whose answer is not empty and does not raise NotImplementedError."""
     out = fake_grade(spec, subs, kit, must_not_see)
     for key, sub in subs.items():
