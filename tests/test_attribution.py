@@ -176,3 +176,33 @@ def test_a_broken_hidden_test_is_withheld_flagged_and_reported(broken_kit, tmp_p
         assert not grades["check_double"].needs_manual_grade and grades["check_double"].auto_score == 3.0
     autograded = (course.autograded("alice", A) / f"{A}.ipynb").read_text()
     assert "grades it by hand" in autograded
+
+
+@pytest.fixture(scope="module")
+def mini_kit(tmp_path_factory):
+    return make_kit(tmp_path_factory.mktemp("mini_kit"))
+
+
+@pytest.mark.parametrize("policy", ["with_helpers", "independent"])
+def test_the_course_chooses_how_dependents_are_graded(mini_kit, tmp_path, policy):
+    from nbgrader.api import Gradebook
+    from autograder.course import build_course, release_assignment
+    course = build_course(tmp_path / "course", mini_kit, points=lambda spec, kit: {"double": 3.0, "inc": 1.0})
+    with course.config_file.open("a") as f:
+        f.write(f"\nc.SandboxScorer.dependent_grading = {{{A!r}: {policy!r}}}\n")
+    release_assignment(course, A)
+    # double is wrong; inc is right given a right double, so it fails only because of double
+    submit(course, "bob", answered(course, double="return 3 * x", inc="return double(x) - x + 1"))
+    proc = subprocess.run([sys.executable, "-m", "autograder.cli", "grade", str(course.root), A, "--json"],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    inc = json.loads(proc.stdout)["bob"]["inc"]
+    assert inc["blamed_on"] == ["double"]
+    assert inc["tests"][0]["message"].startswith("inc uses your double, which fails its own checks")
+    with Gradebook(f"sqlite:///{course.gradebook}") as gb:
+        grade = {g.name: g for g in gb.find_submission_notebook(A, A, "bob").grades}["check_inc"]
+        if policy == "independent":
+            assert inc["withheld"] and grade.needs_manual_grade and grade.auto_score is None
+            assert "bob: inc left for grading by hand" in proc.stderr
+        else:
+            assert not inc.get("withheld") and not grade.needs_manual_grade and grade.auto_score == 0
