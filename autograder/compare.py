@@ -10,6 +10,11 @@ never contain test or reference source code.
 Values are always compared in float64 (complex128 for complex tensors) on the CPU, so an expected
 tensor computed in float64 can be compared with a student's float32 output directly.
 
+Tolerances: every value helper takes either explicit ``rtol``/``atol`` (default 1e-5 / 1e-6, DESIGN §6),
+or the ``inputs`` that feed the value (or their ``scale``) and the function's ``conditioning``, from
+which :func:`tolerance` derives them.  The rule is stated once, in :func:`tolerance`'s docstring;
+``docs/tolerances.md`` says it for instructors.
+
 The grader runs pytest with ``--assert=plain``: use these helpers (or ``assert cond, "message"``)
 rather than bare ``assert`` statements in hidden tests.
 """
@@ -17,6 +22,8 @@ rather than bare ``assert`` statements in hidden tests.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
+
 import torch
 
 from autograder.sandbox.wire import origin_device
@@ -36,6 +43,12 @@ __all__ = [
     "assert_tensor_close",
     "assert_scalar_close",
     "first_mismatch",
+    "EPS32",
+    "UNIT_TOLERANCES",
+    "SCALE_ROUNDINGS",
+    "Tolerance",
+    "input_scale",
+    "tolerance",
 ]
 
 # Above this many elements, a message says how many entries differ without counting exactly
@@ -285,6 +298,136 @@ def assert_finite(actual, *, what: str = "the result", hint: str | None = None) 
         raise AssertionError(_nonfinite_message(a, bad, what, hint))
 
 
+# ----------------------------------------------------------------------------- tolerances
+
+
+EPS32 = float(torch.finfo(torch.float32).eps)  # 2**-23, about 1.19e-7: float32's relative resolution
+
+#: (rtol, atol) for a result computed in this dtype from inputs of magnitude at most 1 (DESIGN §6):
+#: float32 about 84 eps32 relative and 8 eps32 absolute; float64 results must be float64-accurate.
+#: Any other floating dtype uses float32's.
+UNIT_TOLERANCES = {torch.float32: (1e-5, 1e-6), torch.float64: (1e-10, 1e-12)}
+
+#: How many machine epsilons at the inputs' magnitude a stable formulation may be off by.
+SCALE_ROUNDINGS = 4
+
+# The fixed defaults when a check gives neither tolerances nor inputs (whatever the dtype, as before).
+_DEFAULT_RTOL, _DEFAULT_ATOL = UNIT_TOLERANCES[torch.float32]
+
+
+class Tolerance(NamedTuple):
+    """What :func:`tolerance` returns: ``rtol`` (a float) and ``atol`` (a float, or a float64 tensor
+    broadcast against the value when the scale was a tensor)."""
+    rtol: float
+    atol: float | torch.Tensor
+
+
+def _floating_tensors(objs):
+    for obj in objs:
+        if isinstance(obj, torch.Tensor):
+            if obj.is_floating_point() or obj.is_complex():
+                yield obj
+        elif isinstance(obj, (list, tuple)):
+            yield from _floating_tensors(obj)
+
+
+def input_scale(*inputs) -> float:
+    """The magnitude of the inputs that feed a value: the largest ``|x|`` over the finite entries of the
+    floating-point tensors (in nested lists and tuples too) and Python numbers given; ``0.0`` when there
+    are none.  Integer and boolean tensors (labels, indices, masks) are exact and skipped."""
+    scale = 0.0
+    for obj in inputs:
+        if isinstance(obj, (list, tuple)):
+            scale = max(scale, input_scale(*obj))
+        elif isinstance(obj, torch.Tensor):
+            if (obj.is_floating_point() or obj.is_complex()) and obj.numel():
+                a = obj.detach().to("cpu").abs().to(torch.float64)
+                a = a[torch.isfinite(a)]
+                if a.numel():
+                    scale = max(scale, float(a.max()))
+        elif isinstance(obj, (int, float)) and not isinstance(obj, bool) and math.isfinite(obj):
+            scale = max(scale, abs(float(obj)))
+    return scale
+
+
+def tolerance(dtype: torch.dtype = torch.float32, *, inputs=(), scale=None,
+              conditioning: float = 1.0) -> Tolerance:
+    """The tolerances for a value computed in ``dtype`` and compared with its float64 reference:
+    THE rule every suite uses for results whose inputs are not of magnitude about 1.
+
+    ::
+
+        rtol = R                                          R = 1e-5 (float32), 1e-10 (float64)
+        atol = max(A, 4 * eps * conditioning * scale)     A = 1e-6 (float32), 1e-12 (float64)
+
+    * ``eps`` is the machine epsilon of ``dtype`` (float32: 2**-23, about 1.19e-7).  float32 cannot
+      hold a number near ``S`` more finely than about ``eps * S`` (logits near 1e4: ~1e-3), so a
+      formulation that forms an intermediate of that size -- ``X - logsumexp(X)``, ``m + log(sum)``,
+      a different order of a long sum -- is off by that much in absolute terms, however stable it is;
+      the float64 reference is not.  ``4`` (``SCALE_ROUNDINGS``) allows a handful of such roundings
+      (each costs at most ``eps / 2`` of the magnitude).
+    * ``scale`` is the magnitude of the inputs that feed the value: a number, or a tensor broadcast
+      against the value when different entries are fed by different inputs (``X.abs()`` for an
+      element-wise function, ``X.abs().amax(dim=1, keepdim=True)`` for a row-wise one such as
+      softmax).  Without it, ``input_scale(*inputs)``: the largest ``|x|`` over the floating inputs.
+    * ``conditioning`` is how far the value can move when every input moves by at most 1: a bound on
+      ``sum_j |d value / d x_j|``, stated by the suite from the function's derivative, 1 when unsure
+      (a softmax probability: 1/2; an entry of ``(softmax(logits) - one_hot(y)) / n``: ``1 / (2n)``;
+      a mean cross-entropy computed from logits: 2).
+    * ``R`` and ``A`` are the fixed tolerances of DESIGN §6 (float32: about 84 and 8 eps32): the floor,
+      so inputs of magnitude about 1 get exactly the old tolerances, and a derived tolerance is never
+      tighter than they are.  ``rtol`` does not grow with the inputs.
+
+    What this does not excuse: NaN and inf (checked before values, whatever the tolerance), an
+    underflow to 0 that a log turns into -inf, and any error more than a few roundings at the inputs'
+    magnitude -- a formulation that loses 100 eps * scale is an algorithmic error, not float32's.
+    """
+    dtype = {torch.complex64: torch.float32, torch.complex128: torch.float64}.get(dtype, dtype)
+    if not (isinstance(dtype, torch.dtype) and dtype.is_floating_point):
+        dtype = torch.float32
+    rtol, floor = UNIT_TOLERANCES.get(dtype, UNIT_TOLERANCES[torch.float32])
+    eps = float(torch.finfo(dtype).eps)
+    if conditioning < 0 or not math.isfinite(conditioning):
+        raise ValueError(f"conditioning must be a finite number >= 0, not {conditioning!r}")
+    if scale is None:
+        scale = input_scale(*inputs)
+    if isinstance(scale, torch.Tensor):
+        s = scale.detach().to("cpu").abs().to(torch.float64)
+        s = torch.where(torch.isfinite(s), s, torch.zeros((), dtype=torch.float64))
+        return Tolerance(rtol, torch.clamp(SCALE_ROUNDINGS * eps * conditioning * s, min=floor))
+    scale = abs(float(scale))
+    if not math.isfinite(scale):
+        raise ValueError(f"scale must be finite, not {scale!r}")
+    return Tolerance(rtol, max(floor, SCALE_ROUNDINGS * eps * conditioning * scale))
+
+
+def _resolve_tolerance(rtol, atol, inputs, scale, conditioning, actual) -> Tolerance:
+    """The tolerances a value helper uses: explicit ones (the fixed defaults for any left out), or the
+    ones :func:`tolerance` derives from ``inputs``/``scale`` -- never a mix of both."""
+    if inputs is None and scale is None:
+        if conditioning is not None:
+            raise TypeError("conditioning needs the inputs (or their scale) it applies to")
+        return Tolerance(_DEFAULT_RTOL if rtol is None else rtol, _DEFAULT_ATOL if atol is None else atol)
+    if rtol is not None or atol is not None:
+        raise TypeError("give either rtol/atol or inputs/scale (the derived tolerance), not both")
+    if inputs is not None and not isinstance(inputs, (list, tuple)):
+        inputs = (inputs,)
+    inputs = inputs or ()
+    # The dtype the value was computed in: that of its floating inputs, else of the result itself.
+    dtype = next((t.dtype for t in _floating_tensors(inputs)), None)
+    if dtype is None and isinstance(actual, torch.Tensor):
+        dtype = actual.dtype
+    return tolerance(dtype or torch.float32, inputs=inputs, scale=scale,
+                     conditioning=1.0 if conditioning is None else conditioning)
+
+
+def _atol_at(atol, index) -> float:
+    """The absolute tolerance used at ``index`` (``atol`` may be a tensor broadcast against the value)."""
+    if isinstance(atol, torch.Tensor):
+        return float(atol[index]) if atol.dim() else float(atol)
+    return float(atol)
+
+
 # ----------------------------------------------------------------------------- values
 
 
@@ -295,20 +438,28 @@ def _as_f64(t: torch.Tensor) -> torch.Tensor:
     return t.to(torch.float64)
 
 
-def first_mismatch(actual: torch.Tensor, expected: torch.Tensor, *, rtol: float = 1e-5,
-                   atol: float = 1e-6):
+def first_mismatch(actual: torch.Tensor, expected: torch.Tensor, *, rtol: float | None = None,
+                   atol: float | None = None, inputs=None, scale=None, conditioning: float | None = None):
     """Compare two tensors of the same shape in float64 with ``|a - e| <= atol + rtol * |e|``.
 
-    Returns ``None`` when every entry is close (NaN matches NaN, inf matches the same inf),
-    otherwise a dict with ``index`` (first offending multi-index, row-major), ``got``,
-    ``expected``, ``count`` (entries that differ), ``max_abs_error`` (over finite pairs) and
-    ``max_index`` (where that maximum is).  Useful to build a custom message."""
+    The tolerances are ``rtol``/``atol`` (default 1e-5 / 1e-6), or derived by :func:`tolerance` from
+    ``inputs`` (or ``scale``) and ``conditioning``.  Returns ``None`` when every entry is close (NaN
+    matches NaN, inf matches the same inf), otherwise a dict with ``index`` (first offending
+    multi-index, row-major), ``got``, ``expected``, ``count`` (entries that differ),
+    ``max_abs_error`` (over finite pairs), ``max_index`` (where that maximum is), and the ``rtol`` and
+    ``atol`` used at ``index``.  Useful to build a custom message."""
+    rtol, atol = _resolve_tolerance(rtol, atol, inputs, scale, conditioning, actual)
     a, e = _as_f64(actual), _as_f64(expected)
     if a.shape != e.shape:
         raise ValueError(f"shapes differ: {fmt_shape(a.shape)} vs {fmt_shape(e.shape)}")
     if a.numel() == 0:
         return None
-    close = torch.isclose(a, e, rtol=rtol, atol=atol, equal_nan=True)
+    if isinstance(atol, torch.Tensor):
+        atol = torch.broadcast_to(atol, a.shape)
+        close = ((a == e) | (torch.isnan(a) & torch.isnan(e))
+                 | ((a - e).abs() <= atol + rtol * e.abs()))
+    else:
+        close = torch.isclose(a, e, rtol=rtol, atol=atol, equal_nan=True)
     if bool(close.all()):
         return None
     bad = ~close
@@ -326,6 +477,8 @@ def first_mismatch(actual: torch.Tensor, expected: torch.Tensor, *, rtol: float 
         "count": int(bad.sum()),
         "max_abs_error": float(err.reshape(-1)[flat]),
         "max_index": max_index,
+        "rtol": float(rtol),
+        "atol": _atol_at(atol, first),
     }
 
 
@@ -353,18 +506,24 @@ def _value_hint(a: torch.Tensor, e: torch.Tensor, rtol: float, atol: float) -> s
     return ""
 
 
-def assert_values_close(actual: torch.Tensor, expected: torch.Tensor, *, rtol: float = 1e-5,
-                        atol: float = 1e-6, what: str = "the result", hint=None) -> None:
+def assert_values_close(actual: torch.Tensor, expected: torch.Tensor, *, rtol: float | None = None,
+                        atol: float | None = None, inputs=None, scale=None, conditioning: float | None = None,
+                        what: str = "the result", hint=None) -> None:
     """Fail unless the values of two same-shaped tensors are close (compared in float64).
 
-    Message: ``"softmax(X) differs at index (1, 2): got 0.3, expected 0.25 (max abs error 0.05 at
-    index (1, 2); 3 of 12 entries differ; rtol 1e-05, atol 1e-06)"`` plus a hint: ``hint`` (a string,
-    or a callable ``hint(actual) -> str`` called only on a mismatch) when it gives one, otherwise a
-    generic one when the output is a constant multiple or the transpose of the expected one."""
-    mismatch = first_mismatch(actual, expected, rtol=rtol, atol=atol)
+    Tolerances as in :func:`first_mismatch`: ``rtol``/``atol`` (default 1e-5 / 1e-6), or derived by
+    :func:`tolerance` from ``inputs`` (or ``scale``) and ``conditioning``.  Message: ``"softmax(X)
+    differs at index (1, 2): got 0.3, expected 0.25 (max abs error 0.05 at index (1, 2); 3 of 12
+    entries differ; rtol 1e-05, atol 1e-06)"`` -- the tolerances used at the first offending index --
+    plus a hint: ``hint`` (a string, or a callable ``hint(actual) -> str`` called only on a mismatch)
+    when it gives one, otherwise a generic one when the output is a constant multiple or the
+    transpose of the expected one."""
+    mismatch = first_mismatch(actual, expected, rtol=rtol, atol=atol, inputs=inputs, scale=scale,
+                              conditioning=conditioning)
     if mismatch is None:
         return
     got, exp = mismatch["got"], mismatch["expected"]
+    rtol, atol = mismatch["rtol"], mismatch["atol"]
     where = f" at index {fmt_index(mismatch['index'])}" if actual.dim() else ""
     msg = (f"{what} differs{where}: got {fmt_number(got, exp)}, expected {fmt_number(exp, got)} "
            f"(max abs error {fmt_number(mismatch['max_abs_error'])}")
@@ -376,7 +535,8 @@ def assert_values_close(actual: torch.Tensor, expected: torch.Tensor, *, rtol: f
     raise AssertionError(f"{msg}: {extra}" if extra else msg)
 
 
-def assert_tensor_close(actual, expected, *, rtol: float = 1e-5, atol: float = 1e-6,
+def assert_tensor_close(actual, expected, *, rtol: float | None = None, atol: float | None = None,
+                        inputs=None, scale=None, conditioning: float | None = None,
                         what: str = "the result", dtype: torch.dtype | None = None,
                         device: str | None = None, check_finite: bool = True,
                         finite_hint: str | None = None, hint=None) -> None:
@@ -391,7 +551,9 @@ def assert_tensor_close(actual, expected, *, rtol: float = 1e-5, atol: float = 1
        message with ``finite_hint``);
     6. values close in float64: ``|actual - expected| <= atol + rtol * |expected|``
        (:func:`assert_values_close`; ``hint``, a string or a callable ``hint(actual) -> str``, replaces
-       the generic advice on a value mismatch when it gives some).
+       the generic advice on a value mismatch when it gives some), with ``rtol``/``atol`` (default
+       1e-5 / 1e-6) or the tolerances :func:`tolerance` derives from ``inputs`` (or ``scale``) and
+       ``conditioning``: pass those for inputs far from magnitude 1 (logits of 1e4, ...).
 
     ``expected`` may have another dtype (typically float64) than ``actual``; ``what`` names the
     checked quantity and the input it came from, e.g. ``"softmax(X) for X of shape (4, 3)"``."""
@@ -409,7 +571,8 @@ def assert_tensor_close(actual, expected, *, rtol: float = 1e-5, atol: float = 1
         bad = ~torch.isfinite(a) & torch.isfinite(e)
         if bool(bad.any()):
             raise AssertionError(_nonfinite_message(a, bad, what, finite_hint))
-    assert_values_close(actual, expected, rtol=rtol, atol=atol, what=what, hint=hint)
+    assert_values_close(actual, expected, rtol=rtol, atol=atol, inputs=inputs, scale=scale,
+                        conditioning=conditioning, what=what, hint=hint)
 
 
 # ----------------------------------------------------------------------------- Python scalars
@@ -433,10 +596,14 @@ def _is_kind(value, kind) -> bool:
     return False
 
 
-def assert_scalar_close(actual, expected, *, what: str = "the result", rtol: float = 1e-5,
-                        atol: float = 1e-6, kind=float) -> None:
+def assert_scalar_close(actual, expected, *, what: str = "the result", rtol: float | None = None,
+                        atol: float | None = None, inputs=None, scale=None, conditioning: float | None = None,
+                        kind=float) -> None:
     """Check a Python number: its type is ``kind`` (a type or tuple of types; ``bool`` is never
-    accepted as ``int``/``float``), it is finite, and ``|actual - expected| <= atol + rtol * |expected|``.
+    accepted as ``int``/``float``), it is finite, and ``|actual - expected| <= atol + rtol * |expected|``
+    (``rtol``/``atol`` default to 1e-5 / 1e-6, or :func:`tolerance` derives them from ``inputs``, or a
+    number ``scale``, and ``conditioning``; a number has no dtype: float32's rule unless a floating
+    input says otherwise).
 
     Message for a wrong type: ``"accuracy(y_hat, y) returned a torch.Tensor of shape () and dtype
     torch.float32, expected a Python float: convert with float(...) or .item()"``; for a value:
@@ -452,6 +619,11 @@ def assert_scalar_close(actual, expected, *, what: str = "the result", rtol: flo
     value = complex(actual) if isinstance(actual, complex) else float(actual)
     if isinstance(value, float) and not math.isfinite(value):
         raise AssertionError(f"{what} is {value}, expected the finite value {fmt_number(expected)}")
+    if isinstance(scale, torch.Tensor) and scale.numel() == 1:
+        scale = float(scale)
+    if isinstance(scale, torch.Tensor):
+        raise TypeError("a Python number's scale is a number (or a one-element tensor)")
+    rtol, atol = _resolve_tolerance(rtol, atol, inputs, scale, conditioning, None)
     exp = float(expected) if not isinstance(expected, complex) else expected
     if abs(value - exp) <= atol + rtol * abs(exp):
         return

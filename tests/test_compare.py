@@ -3,9 +3,10 @@
 import pytest
 import torch
 
-from autograder.compare import (assert_dtype, assert_device, assert_finite, assert_is_tensor,
-                                assert_same_shape, assert_scalar_close, assert_tensor_close,
-                                assert_values_close, describe, first_mismatch, fmt_number, shape_hint)
+from autograder.compare import (EPS32, SCALE_ROUNDINGS, assert_dtype, assert_device, assert_finite,
+                                assert_is_tensor, assert_same_shape, assert_scalar_close, assert_tensor_close,
+                                assert_values_close, describe, first_mismatch, fmt_number, input_scale,
+                                shape_hint, tolerance)
 
 
 def message(fn, *args, **kwargs) -> str:
@@ -320,3 +321,136 @@ def test_seeded_inputs_are_reproducible_and_cast_from_float64():
     expected = torch.randn((5,), generator=torch.Generator().manual_seed(10), dtype=torch.float64) * 2.0 + 1.0
     assert torch.equal(x64, expected)
     assert torch.equal(a.randn((5,), 3, scale=2.0, shift=1.0), expected.float())
+
+
+# ----------------------------------------------------------------------------- tolerances derived from the inputs
+
+
+def _softmax64(X):
+    e = torch.exp(X - X.max(dim=1, keepdim=True).values)
+    return e / e.sum(dim=1, keepdim=True)
+
+
+LARGE_LOGITS = torch.tensor([[1e4, 0.0, -1e4, 5e3], [-1e4, -9999.0, -1e4, -9990.0], [100.0, 99.0, 101.0, 50.0],
+                             [9999.5, 1e4, -1e4, 1e4], [-9e3, 9e3, 8999.0, 0.0]])
+LARGE_LABELS = torch.tensor([2, 3, 0, 1, 1])
+
+
+def _ce_grad64(logits, y):
+    return (_softmax64(logits.double()) - torch.nn.functional.one_hot(y, logits.shape[1]).double()) / logits.shape[0]
+
+
+def test_rule_at_unit_scale_is_the_fixed_default():
+    assert tolerance() == (1e-5, 1e-6) == tolerance(torch.float32, scale=1.0)
+    assert tolerance(torch.float64) == (1e-10, 1e-12)
+    # 4 eps32 * 2 is below the floor: inputs of magnitude about 1 keep exactly DESIGN §6's tolerances.
+    assert tolerance(inputs=[torch.tensor([0.5, -2.0])]) == (1e-5, 1e-6)
+
+
+def test_rule_grows_with_scale_and_conditioning():
+    rtol, atol = tolerance(torch.float32, scale=1e4)
+    assert rtol == 1e-5 and atol == pytest.approx(SCALE_ROUNDINGS * EPS32 * 1e4)
+    assert tolerance(torch.float32, scale=1e4, conditioning=0.1).atol == pytest.approx(0.1 * atol)
+    assert tolerance(torch.float64, scale=1e4).atol == pytest.approx(SCALE_ROUNDINGS * 2.0 ** -52 * 1e4)
+    assert EPS32 == 2.0 ** -23
+
+
+def test_input_scale_skips_labels_and_non_finite_entries():
+    X = torch.tensor([[3.0, -7.5], [float("inf"), float("nan")]])
+    labels = torch.tensor([100, 2])
+    assert input_scale(X, labels) == 7.5
+    assert input_scale([X, (2.0, -9)], labels) == 9.0
+    assert input_scale(labels) == 0.0 and input_scale() == 0.0
+    # The dtype of the floating inputs picks the rule: float64 inputs, float64's units.
+    m = first_mismatch(torch.tensor([1.0 + 1e-9], dtype=torch.float64), torch.tensor([1.0], dtype=torch.float64),
+                       inputs=[torch.tensor([1.0], dtype=torch.float64)])
+    assert m is not None and m["atol"] == 1e-12
+
+
+def test_error_of_a_few_eps_times_scale_passes_and_100_times_that_fails():
+    """An error at float32's resolution at the inputs' magnitude passes; the same error 100x larger fails."""
+    e = _ce_grad64(LARGE_LOGITS, LARGE_LABELS)
+    n = LARGE_LOGITS.shape[0]
+    unit = EPS32 * 1e4 * 0.5 / n           # eps32 x scale x conditioning: float32's resolution here
+    wiggle = torch.tensor([1.0, -1.0, 0.5, -0.25])
+    ok = (e + unit * wiggle).float()
+    assert_tensor_close(ok, e, inputs=LARGE_LOGITS, conditioning=0.5 / n, what="g")
+    msg = message(assert_tensor_close, (e + 100 * unit * wiggle).float(), e, inputs=LARGE_LOGITS,
+                  conditioning=0.5 / n, what="g")
+    assert msg.startswith("g differs at index (0, 0)")
+    # The message prints the tolerances actually used.
+    assert f"rtol 1e-05, atol {SCALE_ROUNDINGS * EPS32 * 1e4 * 0.5 / n:g})" in msg
+
+
+def test_stable_logsumexp_formulation_passes_at_large_logits_unstable_ones_fail():
+    """softmax_ce_grad written with logsumexp is off by ~1e-4 at logits near 1e4 (float32 rounds m + log(sum)
+    to ~1e-3): a fixed atol 1e-6 fails it, the derived tolerance does not; overflow and clamping still fail."""
+    logits, y = LARGE_LOGITS, LARGE_LABELS
+    n, q = logits.shape
+    e = _ce_grad64(logits, y)
+    one_hot = torch.nn.functional.one_hot(y, q).float()
+    stable = (torch.exp(logits - torch.logsumexp(logits, dim=1, keepdim=True)) - one_hot) / n
+    rows = logits.abs().amax(dim=1, keepdim=True)   # each row of the result is fed by its own row of logits
+    assert first_mismatch(stable, e) is not None     # the old fixed tolerance
+    assert_tensor_close(stable, e, scale=rows, conditioning=0.5 / n, what="softmax_ce_grad")
+    overflow = (torch.exp(logits) / torch.exp(logits).sum(1, keepdim=True) - one_hot) / n
+    assert "contains NaN" in message(assert_tensor_close, overflow, e, scale=rows, conditioning=0.5 / n,
+                                     what="softmax_ce_grad")
+    clamped = torch.exp(logits.clamp(-80, 80))
+    clamped = (clamped / clamped.sum(1, keepdim=True) - one_hot) / n   # finite, but wrong at large logits
+    assert "differs at index (0, 0)" in message(assert_tensor_close, clamped, e, scale=rows,
+                                                conditioning=0.5 / n, what="softmax_ce_grad")
+
+
+def test_log_of_an_underflowed_softmax_still_fails():
+    logits = torch.tensor([[1e4, 0.0, -1e4], [0.0, 1e4, 0.0]])
+    targets = torch.tensor([1, 1])
+    expected = torch.nn.functional.cross_entropy(logits.double(), targets)
+    stable = (torch.logsumexp(logits, dim=1) - logits[torch.arange(2), targets]).mean()
+    assert_tensor_close(stable, expected, inputs=logits, conditioning=2, what="loss")
+    p = torch.exp(logits - logits.max(1, keepdim=True).values)
+    naive = -torch.log((p / p.sum(1, keepdim=True))[torch.arange(2), targets]).mean()
+    assert "contains inf" in message(assert_tensor_close, naive, expected, inputs=logits, conditioning=2,
+                                     what="loss")
+
+
+def test_tensor_scale_is_per_entry_and_the_message_names_the_atol_used_there():
+    e = torch.tensor([1.0, 1.0, 0.0], dtype=torch.float64)
+    scale = torch.tensor([1.0, 1e4, 1e4])              # an element-wise function of X = [1, 1e4, -1e4]
+    big = SCALE_ROUNDINGS * EPS32 * 1e4
+    def f32(*errors):  # a float32 result off by these errors
+        return (e + torch.tensor(errors, dtype=torch.float64)).float()
+
+    assert_values_close(f32(0.0, 0.5 * big, -0.5 * big), e, scale=scale)
+    msg = message(assert_values_close, f32(0.5 * big, 0.0, 0.0), e, scale=scale, what="f(X)")
+    assert msg.startswith("f(X) differs at index (0,)") and msg.endswith("rtol 1e-05, atol 1e-06)")
+    msg = message(assert_values_close, f32(0.0, 0.0, 2 * big), e, scale=scale, what="f(X)")
+    assert "differs at index (2,)" in msg and f"atol {big:g})" in msg
+    m = first_mismatch(f32(0.0, 0.0, 2 * big), e, scale=scale)
+    assert m["index"] == (2,) and m["atol"] == pytest.approx(big) and m["rtol"] == 1e-5
+    # A float64 result is held to float64's rule.
+    assert first_mismatch(f32(0.0, 0.5 * big, 0.0).double(), e, scale=scale) is not None
+
+
+def test_derived_tolerance_keeps_nan_and_inf_semantics():
+    e = torch.tensor([1.0, float("nan"), float("inf")], dtype=torch.float64)
+    assert_values_close(e.float(), e, scale=torch.tensor([1e4, 1e4, 1e4]))
+    assert first_mismatch(torch.tensor([1.0, 0.0, float("inf")]), e, scale=torch.tensor([1e4, 1e4, 1e4])) is not None
+    assert first_mismatch(torch.tensor([1.0, float("nan"), -float("inf")]), e, scale=1e4) is not None
+
+
+def test_scalar_with_derived_tolerance():
+    assert_scalar_close(6243.0 + 5e-3, 6243.0, inputs=[torch.tensor([1e4])], conditioning=2, what="loss")
+    assert_scalar_close(0.474 + 5e-3, 0.474, scale=1e4, conditioning=2, what="loss")
+    msg = message(assert_scalar_close, 0.474 + 0.5, 0.474, scale=1e4, conditioning=2, what="loss")
+    assert msg.endswith(f"(rtol 1e-05, atol {SCALE_ROUNDINGS * EPS32 * 2e4:g})")
+
+
+def test_tolerances_are_either_explicit_or_derived():
+    e = torch.ones(3, dtype=torch.float64)
+    with pytest.raises(TypeError, match="not both"):
+        assert_tensor_close(e.float(), e, atol=1e-3, inputs=e)
+    with pytest.raises(TypeError, match="needs the inputs"):
+        assert_values_close(e.float(), e, conditioning=0.5)
+    with pytest.raises(ValueError):
+        tolerance(scale=1.0, conditioning=-1)

@@ -89,6 +89,12 @@ CORRECT = {
         "symmetry": '''def sigmoid_grad(X):
     return torch.sigmoid(X) * torch.sigmoid(-X)
 ''',
+        # Large inputs (docs/tolerances.md): stable in the log domain, full marks up to |x| = 1e4.
+        "log_domain": '''def sigmoid_grad(X):
+    """exp(log s + log(1 - s)) = exp(-|x| - 2 log(1 + exp(-|x|)))."""
+    a = X.abs()
+    return torch.exp(-a - 2 * torch.log1p(torch.exp(-a)))
+''',
     },
     "tanh_grad": {
         "sech_squared": '''def tanh_grad(X):
@@ -101,6 +107,10 @@ CORRECT = {
         "via_sigmoid": '''def tanh_grad(X):
     s = torch.sigmoid(2 * X)          # tanh(x) = 2 sigmoid(2x) - 1
     return 4 * s * (1 - s)
+''',
+        "exp_minus_two_abs": '''def tanh_grad(X):
+    z = torch.exp(-2 * X.abs())       # sech(x)^2 = 4 e^(-2|x|) / (1 + e^(-2|x|))^2, no overflow
+    return 4 * z / (1 + z) ** 2
 ''',
     },
     "numerical_grad": {
@@ -343,6 +353,10 @@ WRONG = {
 ''', ["ran an autograd backward pass", "s * (1 - s)"]),
         "naive_exp": ('''def sigmoid_grad(X):
     e = torch.exp(-X)
+    return e / (1 + e) ** 2
+''', ["NaN", "overflows"]),
+        "exp_of_x": ('''def sigmoid_grad(X):
+    e = torch.exp(X)                  # e^x / (1 + e^x)^2: inf / inf for x past 88 (709 in float64)
     return e / (1 + e) ** 2
 ''', ["NaN", "overflows"]),
         "tanh_formula": ('''def sigmoid_grad(X):

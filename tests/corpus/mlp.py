@@ -31,6 +31,13 @@ CORRECT = {
         "logaddexp": '''def sigmoid(X):
     return torch.exp(-torch.logaddexp(torch.zeros_like(X), -X))
 ''',
+        # Large inputs (docs/tolerances.md): another stable formulation, full marks up to |x| = 1e4.
+        "softplus_by_hand": '''def sigmoid(X):
+    """exp(-softplus(-x)), the softplus written stably: max(z, 0) + log1p(exp(-|z|))."""
+    z = -X
+    softplus = torch.clamp(z, min=0) + torch.log1p(torch.exp(-z.abs()))
+    return torch.exp(-softplus)
+''',
     },
     "tanh": {
         "via_own_sigmoid": '''def tanh(X):
@@ -43,6 +50,15 @@ CORRECT = {
         "expm1": '''def tanh(X):
     e = torch.expm1(-2 * X.abs())
     return -torch.sign(X) * e / (e + 2)
+''',
+        "difference_of_sigmoids": '''def tanh(X):
+    return sigmoid(2 * X) - sigmoid(-2 * X)
+''',
+        "naive_on_clamped_input": '''def tanh(X):
+    """tanh(10) is 1 to float32 precision (1 - 4e-9), so clamping first changes nothing there, and
+    the textbook formula never sees an exp larger than e^10."""
+    X = X.clamp(-10.0, 10.0)
+    return (torch.exp(X) - torch.exp(-X)) / (torch.exp(X) + torch.exp(-X))
 ''',
     },
     "mlp_forward": {

@@ -255,6 +255,27 @@ LOSS_GATHER = '''def char_level_loss(outputs, Y):
     return -log_probs.gather(1, Y.transpose(0, 1).reshape(-1, 1)).mean()
 '''
 
+# Large inputs (docs/tolerances.md): stable formulations that round at the logits' magnitude differently from
+# F.cross_entropy, or reduce in another order, keep full marks at logits of 1e4.
+LOSS_LSE_BY_HAND_SUM = '''def char_level_loss(outputs, Y):
+    y = Y.T.reshape(-1)
+    m = outputs.max(dim=1, keepdim=True).values
+    lse = (m + torch.log(torch.exp(outputs - m).sum(dim=1, keepdim=True))).squeeze(1)
+    picked = outputs.gather(1, y.unsqueeze(1)).squeeze(1)
+    return (lse - picked).sum() / y.numel()
+'''
+
+LOSS_LOG_SOFTMAX_NLL = '''def char_level_loss(outputs, Y):
+    return F.nll_loss(F.log_softmax(outputs, dim=-1), Y.transpose(0, 1).flatten())
+'''
+
+LOSS_PER_SEQUENCE_MEANS = '''def char_level_loss(outputs, Y):
+    """Per-token losses as a (T, B) table, averaged over time and then over the batch."""
+    B, T = Y.shape
+    per_token = torch.logsumexp(outputs, dim=1) - outputs[torch.arange(T * B), Y.T.reshape(-1)]
+    return per_token.reshape(T, B).mean(dim=0).mean()
+'''
+
 LOSS_MISALIGNED = '''def char_level_loss(outputs, Y):
     return F.cross_entropy(outputs, Y.reshape(-1))
 '''
@@ -271,6 +292,19 @@ LOSS_LOG_SOFTMAX_NAIVE = '''def char_level_loss(outputs, Y):
     probs = torch.exp(outputs) / torch.exp(outputs).sum(dim=1, keepdim=True)
     y = Y.T.reshape(-1)
     return -torch.log(probs[torch.arange(len(y)), y]).mean()
+'''
+
+LOSS_LOG_OF_STABLE_SOFTMAX = '''def char_level_loss(outputs, Y):
+    """A stable softmax, then its log: a target probability that underflows to 0 gives log(0) = -inf."""
+    e = torch.exp(outputs - outputs.max(dim=1, keepdim=True).values)
+    probs = e / e.sum(dim=1, keepdim=True)
+    y = Y.T.reshape(-1)
+    return -torch.log(probs[torch.arange(len(y)), y]).mean()
+'''
+
+LOSS_CLAMPED_LOGITS = '''def char_level_loss(outputs, Y):
+    """Clamps the logits so that nothing overflows: finite, right for small logits, wrong past 80."""
+    return F.cross_entropy(outputs.clamp(-80.0, 80.0), Y.T.reshape(-1))
 '''
 
 # ----------------------------------------------------------------------------- perplexity
@@ -577,7 +611,9 @@ CORRECT = {
     "init_rnn_state": {"to_device": STATE_TO_DEVICE, "tuple_call": STATE_TUPLE_CALL},
     "rnn_step": {"concatenated_weights": STEP_CONCAT, "addmm_sigmoid_tanh": STEP_ADDMM},
     "rnn": {"inline_mm": RNN_INLINE, "stack_then_reshape": RNN_STACK_RESHAPE},
-    "char_level_loss": {"logsumexp": LOSS_LOGSUMEXP, "module_book_style": LOSS_MODULE, "gather": LOSS_GATHER},
+    "char_level_loss": {"logsumexp": LOSS_LOGSUMEXP, "module_book_style": LOSS_MODULE, "gather": LOSS_GATHER,
+                        "logsumexp_by_hand_sum_over_count": LOSS_LSE_BY_HAND_SUM,
+                        "log_softmax_nll": LOSS_LOG_SOFTMAX_NLL, "per_sequence_means": LOSS_PER_SEQUENCE_MEANS},
     "perplexity": {"torch_float64": PPL_TORCH, "power": PPL_POWER},
     "grad_clipping": {"linalg_replace_grads": CLIP_LINALG_REPLACE, "python_norm": CLIP_PYTHON_NORM},
     "train_char_rnn": {"random_sampling": TRAIN_RANDOM_SAMPLING, "optim_sgd": TRAIN_OPTIM,
@@ -624,6 +660,8 @@ WRONG = {
         "sum": (LOSS_SUM, ["mean"]),
         "per_token": (LOSS_PER_TOKEN, ["mean over all"]),
         "naive_log_softmax": (LOSS_LOG_SOFTMAX_NAIVE, ["log-sum-exp"]),
+        "log_of_stable_softmax": (LOSS_LOG_OF_STABLE_SOFTMAX, ["inf", "log(0)"]),
+        "clamped_logits": (LOSS_CLAMPED_LOGITS, ["magnitudes up to 1e4", "differs"]),
     },
     "perplexity": {
         "returns_tensor": (PPL_TENSOR, ["Python float"]),

@@ -42,6 +42,27 @@ def softmax(X):
     e = torch.exp(X - X.max(dim=1, keepdim=True).values)
     return (e.T / e.sum(dim=1)).T
 ''',
+        # Large inputs (docs/tolerances.md): these round at the logits' magnitude differently from the
+        # reference and must keep full marks at logits of 1e4.
+        "log_softmax_by_hand_then_exp": '''
+def softmax(X):
+    """exp of a log-softmax written by hand: (X - max) - log(sum(exp(X - max)))."""
+    shifted = X - X.max(dim=1, keepdim=True).values
+    return torch.exp(shifted - torch.log(torch.exp(shifted).sum(dim=1, keepdim=True)))
+''',
+        "row_sums_by_matmul": '''
+def softmax(X):
+    """Another reduction order: the row sums as a product with a column of ones."""
+    e = torch.exp(X - X.amax(dim=1, keepdim=True))
+    ones = torch.ones(X.shape[1], 1, dtype=X.dtype, device=X.device)
+    return e / (e @ ones)
+''',
+        "max_from_sort": '''
+def softmax(X):
+    top = X.sort(dim=1, descending=True).values[:, :1]
+    e = (X - top).exp()
+    return e / e.sum(-1, keepdim=True)
+''',
     },
     "cross_entropy": {
         "book_range_index": '''
@@ -153,6 +174,32 @@ def softmax_ce_grad(logits, y):
     p = softmax(logits)
     p = p - torch.eye(logits.shape[1], dtype=logits.dtype, device=logits.device)[y]
     return p / len(y)
+''',
+        # Large inputs (docs/tolerances.md): exp(logits - logsumexp) is stable, but float32 rounds the
+        # log-sum-exp of logits near 1e4 to ~1e-3, so an entry near 0 is off by ~1e-4; a fixed atol of
+        # 1e-6 took 2 points from these.
+        "torch_logsumexp": '''
+def softmax_ce_grad(logits, y):
+    n = logits.shape[0]
+    p = torch.exp(logits - torch.logsumexp(logits, dim=1, keepdim=True))
+    p[torch.arange(n, device=logits.device), y] -= 1
+    return p / n
+''',
+        "logsumexp_by_hand": '''
+def softmax_ce_grad(logits, y):
+    m = logits.max(dim=1, keepdim=True).values
+    lse = m + torch.log(torch.exp(logits - m).sum(dim=1, keepdim=True))
+    one_hot = torch.zeros_like(logits)
+    one_hot[range(len(y)), y] = 1
+    return (torch.exp(logits - lse) - one_hot) / len(y)
+''',
+        "log_softmax_by_hand_divided_first": '''
+def softmax_ce_grad(logits, y):
+    """A log-softmax by hand, and each term divided by n before the difference."""
+    n, q = logits.shape
+    z = logits - logits.amax(dim=1, keepdim=True)
+    log_p = z - torch.log(torch.exp(z).sum(dim=1, keepdim=True))
+    return torch.exp(log_p) / n - torch.eye(q, dtype=logits.dtype, device=logits.device)[y] / n
 ''',
     },
 "build_concise_model": {
@@ -303,6 +350,19 @@ def softmax(X):
     X_exp = torch.exp(X - X.max())
     return X_exp / X_exp.sum(1, keepdim=True)
 ''', ["each row's", "max"]),
+        # Finite but wrong at large logits: a tolerance that grows with the inputs must still catch them.
+        "clamped_logits": ('''
+def softmax(X):
+    """Clamps the logits so that exp cannot overflow: right for small logits, wrong past 80."""
+    X_exp = torch.exp(X.clamp(-80.0, 80.0))
+    return X_exp / X_exp.sum(1, keepdim=True)
+''', ["up to 1e4", "differs"]),
+        "row_mean_shift": ('''
+def softmax(X):
+    """Subtracts the row mean, not the row max: a row spread over more than ~88 still overflows."""
+    X_exp = torch.exp(X - X.mean(1, keepdim=True))
+    return X_exp / X_exp.sum(1, keepdim=True)
+''', ["NaN", "maximum"]),
         "sum_over_dim0": ('''
 def softmax(X):
     X_exp = torch.exp(X - X.max(1, keepdim=True).values)
@@ -554,6 +614,24 @@ def softmax_ce_grad(logits, y):
     one_hot = torch.zeros_like(p)
     one_hot[range(n), y] = 1
     return (p - one_hot) / n
+''', ["NaN", "max"]),
+        "clamped_logits": ('''
+def softmax_ce_grad(logits, y):
+    """Finite but wrong at large logits (clamped to +-80 before exp)."""
+    n = logits.shape[0]
+    p = torch.exp(logits.clamp(-80.0, 80.0))
+    p = p / p.sum(1, keepdim=True)
+    p[range(n), y] -= 1
+    return p / n
+''', ["up to 1e4", "differs"]),
+        "global_max": ('''
+def softmax_ce_grad(logits, y):
+    """Subtracts the largest logit of the whole batch: rows far below it underflow to 0 / 0."""
+    n = logits.shape[0]
+    p = torch.exp(logits - logits.max())
+    p = p / p.sum(1, keepdim=True)
+    p[range(n), y] -= 1
+    return p / n
 ''', ["NaN", "max"]),
         "one_hot_without_num_classes": ('''
 import torch.nn.functional as F
