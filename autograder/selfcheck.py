@@ -138,6 +138,10 @@ def _ipython():
 
 def _code_of(value, module_name):
     """The code object of a function or class defined in the notebook itself (not imported)."""
+    try:
+        value = inspect.unwrap(value)  # a decorated function (functools.wraps): the student's own code
+    except ValueError:
+        return None
     if getattr(value, "__module__", None) != module_name:
         return None
     if inspect.isfunction(value):

@@ -285,3 +285,28 @@ def test_check_fails_a_notebook_the_grader_would_not_pick_up(tmp_path, kit):
                      "before you submit (in Jupyter: File > Rename; in a terminal: "
                      "mv 'softmax_regression (1).ipynb' softmax_regression.ipynb)")
     assert len(rest) == 7 and all(line.startswith("PASS") for line in rest)
+
+
+KERNEL_SCRIPT = '''
+import sys
+from IPython.testing.globalipapp import start_ipython
+ip = start_ipython()
+for cell in sys.argv[1:]:
+    ip.run_cell(cell, store_history=True)
+'''
+
+
+def test_self_check_finds_a_decorated_answer_and_a_constant_outside(tmp_path):
+    """In IPython: a decorated answer (functools.wraps) is analysed, and a constant it reads from
+    another cell is reported with the In [n] that set it."""
+    cells = ["import torch\nfrom autograder.selfcheck import self_check",
+             "LR_SCALE = 1.0",
+             "@torch.no_grad()\ndef sgd(params, lr, batch_size):\n    for p in params:\n"
+             "        if p.grad is not None:\n            p -= LR_SCALE * lr * p.grad / batch_size\n"
+             "            p.grad.zero_()",
+             "self_check('sgd', globals(), 'softmax_regression')"]
+    proc = subprocess.run([sys.executable, "-c", KERNEL_SCRIPT, *cells], capture_output=True, text=True,
+                          timeout=300, cwd=tmp_path)
+    assert ("FAIL sgd: 3/4 checks passed - sgd uses LR_SCALE, which is defined outside the answer cells (in the "
+            "cell you ran as In [2])") in proc.stdout, proc.stdout + proc.stderr
+    assert "SelfCheckFailed: sgd: 1 of 4 checks failed (see its report)" in proc.stdout + proc.stderr
