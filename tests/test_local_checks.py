@@ -19,6 +19,7 @@ import pytest
 from autograder.answer_cells import names_outside_answers
 from autograder.course import reference_answer_cells
 from autograder.notebook import StudentSource, d2l_meta, load_assignment, submission_from_notebook
+from autograder.paths import KitPaths
 from autograder.public.banned_rules import BANNED
 from autograder.selfcheck import BANNED_CHECK, HELPERS_CHECK, add_local_findings
 from autograder.variants import corpus_variants, load_corpus
@@ -32,7 +33,7 @@ def _find_banned_calls(path):
         if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "find_banned":
             exercise, table = node.args[1], node.args[2]
             assert isinstance(table, ast.Name), (
-                f"{path.name}: find_banned for {exercise.value} is given a table written in place; put it in "
+                f"{path.name}: find_banned for {ast.unparse(exercise)} is given a table written in place; put it in "
                 "autograder/public/banned_rules.py (BANNED) so that the local checks apply it too")
             calls.append((exercise.value if isinstance(exercise, ast.Constant) else None, table.id))
     return calls
@@ -93,8 +94,7 @@ def test_local_findings_are_named_checks():
     assert [t["name"] for t in results["tanh"]["tests"]] == [BANNED_CHECK]  # its cell was not analysed
 
 
-@pytest.mark.parametrize("assignment", ["autograd_basics", "linear_regression", "mlp", "model_construction",
-                                        "rnn", "softmax_regression"])
+@pytest.mark.parametrize("assignment", KitPaths().assignment_names())
 def test_answers_with_full_marks_pass_the_local_checks(kit, assignment):
     """The reference and every correct-but-unusual corpus answer (tests/corpus, full marks in grading)
     use no banned name and nothing from outside the answer cells: the local checks never fail them."""
