@@ -54,6 +54,8 @@ import pytest
 import torch
 
 from autograder.banned import find_banned
+from autograder.public.banned_rules import (MEAN_SQUARE_BANNED, NUMERICAL_BANNED, RELU_BANNED, SIGMOID_BANNED,
+                                           TANH_BANNED)
 from autograder.compare import (assert_is_tensor, assert_same_shape, assert_scalar_close, assert_tensor_close,
                                 describe, first_mismatch, fmt_dtype, fmt_number, fmt_tensor)
 from autograder.observed import assert_no_banned_operators, autodiff, ban
@@ -70,38 +72,9 @@ RTOL, ATOL = 1e-5, 1e-6          # float32 outputs vs the float64 reference (DES
 RTOL64, ATOL64 = 1e-10, 1e-12    # float64 outputs must be float64-accurate
 
 
-def _by_hand_banned(fn: str, formula: str) -> dict:
-    why = f"{fn} must be written by hand ({formula}), without automatic differentiation."
-    return {
-        "torch.autograd": why,
-        "backward": why,
-        "torch.func": why,
-        "functorch": why,
-        "jacobian": why,
-        "vjp": why,
-        "jvp": why,
-        "grad_fn": why,
-        "torch.ops": f"calling built-in kernels directly skips the exercise: write {fn} by hand ({formula}).",
-        "sigmoid_backward": f"that is PyTorch's own derivative kernel: write {fn} by hand ({formula}).",
-        "tanh_backward": f"that is PyTorch's own derivative kernel: write {fn} by hand ({formula}).",
-        "threshold_backward": f"that is PyTorch's own derivative kernel: write {fn} by hand ({formula}).",
-    }
-
-
-RELU_BANNED = _by_hand_banned("relu_grad", "1 where X > 0, 0 where X < 0")
-SIGMOID_BANNED = _by_hand_banned("sigmoid_grad", "s * (1 - s) with s = sigmoid(X)")
-TANH_BANNED = _by_hand_banned("tanh_grad", "1 - tanh(X) ** 2")
-MEAN_SQUARE_BANNED = _by_hand_banned("grad_of_mean_square", "6 * (x + 2) / x.numel()")
-NUMERICAL_BANNED = {
-    k: ("numerical_grad is the independent check of autograd: compute it from values of f only "
-        "(central differences), without automatic differentiation.")
-    for k in ("torch.autograd", "backward", "torch.func", "functorch", "jacobian", "vjp", "jvp", "grad_fn")
-}
-
-
 def _by_hand_ops(fn: str, formula: str) -> dict:
-    """The ATen image of :func:`_by_hand_banned`: automatic differentiation, and the derivative kernels
-    (``sigmoid_backward``, ...) that ``torch.ops`` reaches."""
+    """The ATen image of the ``*_BANNED`` tables (:mod:`autograder.public.banned_rules`): automatic
+    differentiation, and the derivative kernels (``sigmoid_backward``, ...) that ``torch.ops`` reaches."""
     why = f"{fn} must be written by hand ({formula}), without automatic differentiation."
     return {**autodiff(why),
             **ban("PyTorch's own derivative kernel", f"write {fn} by hand ({formula}).", "*_backward",

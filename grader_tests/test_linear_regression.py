@@ -64,6 +64,7 @@ import torch
 
 from autograder import inspections
 from autograder.banned import find_banned
+from autograder.public.banned_rules import TRAIN_BANNED
 from autograder.compare import (assert_device, assert_dtype, assert_finite, assert_is_tensor, assert_same_shape,
                                 assert_tensor_close, describe, fail_with_hint, fmt_number, fmt_shape,
                                 fmt_tensor)
@@ -94,20 +95,6 @@ DETACHED_HINT = ("if the values pass their own test, a wrong gradient usually me
                  "intermediate results)")
 USES_OWN = ("train uses your data_iter, linreg, squared_loss and sgd: if one of them fails its own checks, "
             "fix that first")
-
-TRAIN_BANNED = {
-    "torch.optim": "train is the from-scratch version: update the parameters with your own sgd, not torch.optim.",
-    "nn.Linear": "train is the from-scratch version: use your own linreg, not nn.Linear.",
-    "F.linear": "train is the from-scratch version: use your own linreg, not F.linear.",
-    "nn.MSELoss": "train is the from-scratch version: use your own squared_loss, not nn.MSELoss.",
-    "mse_loss": "train is the from-scratch version: use your own squared_loss, not mse_loss.",
-    "torch.linalg": "train must learn w and b with minibatch SGD, not solve for them in closed form.",
-    "lstsq": "train must learn w and b with minibatch SGD, not solve for them in closed form.",
-    "pinv": "train must learn w and b with minibatch SGD, not solve for them in closed form.",
-    "pinverse": "train must learn w and b with minibatch SGD, not solve for them in closed form.",
-    "inverse": "train must learn w and b with minibatch SGD, not solve for them in closed form.",
-    "torch.inverse": "train must learn w and b with minibatch SGD, not solve for them in closed form.",
-}
 
 TRAIN_OPS = {
     **ban("PyTorch's built-in MSE loss", TRAIN_BANNED["mse_loss"], "mse_loss*"),

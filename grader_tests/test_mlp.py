@@ -75,6 +75,7 @@ import torch
 
 from autograder import inspections
 from autograder.banned import find_banned
+from autograder.public.banned_rules import ACTIVATION_BANNED, MLP_FORWARD_BANNED
 from autograder.compare import (assert_is_tensor, assert_same_shape, assert_tensor_close, describe, fail_with_hint,
                                 first_mismatch, fmt_dtype, fmt_number, fmt_shape, fmt_tensor)
 from autograder.observed import assert_no_banned_operators, ban
@@ -92,37 +93,6 @@ RTOL, ATOL = 1e-5, 1e-6
 RTOL64, ATOL64 = 1e-10, 1e-12
 
 _ELEMENTARY = "write it from elementary tensor operations (torch.exp, torch.where, torch.maximum, clamp, ...)"
-ACTIVATION_BANNED = {
-    "torch.relu": f"torch.relu is the built-in ReLU; {_ELEMENTARY}.",
-    "torch.relu_": f"torch.relu_ is the built-in ReLU; {_ELEMENTARY}.",
-    "torch.sigmoid": f"torch.sigmoid is the built-in sigmoid; {_ELEMENTARY}.",
-    "torch.sigmoid_": f"torch.sigmoid_ is the built-in sigmoid; {_ELEMENTARY}.",
-    "torch.tanh": f"torch.tanh is the built-in tanh; {_ELEMENTARY}.",
-    "torch.tanh_": f"torch.tanh_ is the built-in tanh; {_ELEMENTARY}.",
-    "torch.special.expit": f"torch.special.expit is the built-in sigmoid; {_ELEMENTARY}.",
-    "torch.threshold": f"torch.threshold(X, 0, 0) is the built-in ReLU; {_ELEMENTARY}.",
-    "torch.nn": f"torch.nn and torch.nn.functional hold the built-in activations (F.relu, nn.ReLU, F.sigmoid, "
-                f"nn.Tanh, ...); {_ELEMENTARY}.",
-    "torch.ops": f"calling built-in kernels directly skips the exercise; {_ELEMENTARY}.",
-    "torch._C": f"calling built-in kernels directly skips the exercise; {_ELEMENTARY}.",
-    "relu": f"Tensor.relu is the built-in ReLU; {_ELEMENTARY}.",
-    "relu_": f"Tensor.relu_ is the built-in ReLU; {_ELEMENTARY}.",
-    "sigmoid": f"Tensor.sigmoid is the built-in sigmoid; {_ELEMENTARY}.",
-    "sigmoid_": f"Tensor.sigmoid_ is the built-in sigmoid; {_ELEMENTARY}.",
-    "tanh": f"Tensor.tanh is the built-in tanh; {_ELEMENTARY}.",
-    "tanh_": f"Tensor.tanh_ is the built-in tanh; {_ELEMENTARY}.",
-    "expit": f"expit is the built-in sigmoid; {_ELEMENTARY}.",
-}
-MLP_FORWARD_BANNED = {
-    "torch.relu": "torch.relu is the built-in ReLU: use your own relu, as the book does.",
-    "torch.relu_": "torch.relu_ is the built-in ReLU: use your own relu, as the book does.",
-    "torch.nn": "mlp_forward builds the network from tensor operations (X @ W1 + b1) and your own relu, "
-                "without torch.nn or torch.nn.functional (F.relu, nn.ReLU, F.linear, ...).",
-    "torch.ops": "calling built-in kernels directly skips the exercise.",
-    "torch._C": "calling built-in kernels directly skips the exercise.",
-    "relu": "Tensor.relu is the built-in ReLU: use your own relu, as the book does.",
-    "relu_": "Tensor.relu_ is the built-in ReLU: use your own relu, as the book does.",
-}
 # The kernels of the activations in torch.nn (F.relu6 and F.hardtanh run hardtanh, F.selu runs elu,
 # F.logsigmoid runs log_sigmoid_forward, F.prelu runs _prelu_kernel, ...); each can give max(x, 0).
 _RELU_LIKE_OPS = ("relu", "relu_", "threshold", "threshold_", "hardtanh", "hardtanh_", "leaky_relu", "leaky_relu_",

@@ -45,6 +45,7 @@ import torch
 from torch import nn
 
 from autograder.banned import find_banned
+from autograder.public.banned_rules import LOAD_PARAMS_BANNED, MYLINEAR_BANNED, MYSEQUENTIAL_BANNED
 from autograder.compare import (assert_tensor_close, describe, fmt_number)
 from autograder.seeded import SeededInputs
 from autograder.student import RemoteObject
@@ -333,9 +334,7 @@ class TestMySequential:
         """MySequential is written from nn.Module, without nn.Sequential (AST check and the module
         tree), and it works.  (A container dispatches no ATen operator of its own, so observing the
         call would show nothing: the module tree is the run-time check here.)"""
-        problems = find_banned(student.source, "MySequential", {
-            "nn.Sequential": "write the container yourself from nn.Module: keep the modules in order "
-                             "(self._modules[str(idx)] = module) and loop over them in forward"})
+        problems = find_banned(student.source, "MySequential", MYSEQUENTIAL_BANNED)
         assert not problems, "\n".join(problems)
         mods, twins = _seq_modules(student, 0)
         net = _expect_module(student, student.call("MySequential", *mods).value, "MySequential(...)")
@@ -653,12 +652,6 @@ class TestCenteredLayer:
 
 
 # ============================================================================ MyLinear
-
-MYLINEAR_BANNED = {
-    "nn.Linear": "MyLinear must hold its own nn.Parameter weight and bias, not an nn.Linear",
-    "F.linear": "compute X @ weight + bias yourself (and F.linear expects the weight as (units, in_units))",
-}
-
 
 def _mylinear_params(student, layer, in_units, units):
     named = _named_params(student, layer)
@@ -1080,9 +1073,7 @@ def _load_params_source_problems(source: str) -> list[str]:
                     problems.append(f"load_params passes weights_only={sub.value.value!r}: "
                                     "that lets a file run arbitrary code when it is loaded; a state_dict loads with "
                                     "the safe default weights_only=True")
-    problems += find_banned(source, "load_params", {
-        "pickle": "reading files with pickle can run arbitrary code: use torch.load (weights_only=True)",
-        "dill": "reading files with dill can run arbitrary code: use torch.load (weights_only=True)"})
+    problems += find_banned(source, "load_params", LOAD_PARAMS_BANNED)
     return problems
 
 

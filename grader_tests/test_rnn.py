@@ -59,6 +59,7 @@ import torch.nn.functional as F
 
 from autograder import inspections
 from autograder.banned import find_banned
+from autograder.public.banned_rules import CLIP_BANNED
 from autograder.compare import (assert_device, assert_dtype, assert_is_tensor, assert_same_shape, assert_scalar_close,
                                 assert_tensor_close, describe, fail_with_hint, first_mismatch, fmt_number, fmt_shape)
 from autograder.observed import assert_no_banned_operators, ban
@@ -74,14 +75,6 @@ RNN_ATOL = 1e-4           # DESIGN §6: an RNN over <= 35 steps
 
 PARAM_NAMES = ("W_xh", "W_hh", "b_h", "W_hq", "b_q")
 
-CLIP_BANNED = {
-    "torch.nn.utils": "write the clipping yourself: one global norm over all gradients, then scale.",
-    "clip_grad_norm_": "write the clipping yourself: one global norm over all gradients, then scale.",
-    "clip_grad_norm": "write the clipping yourself: one global norm over all gradients, then scale.",
-    "clip_grads_with_norm_": "write the clipping yourself: one global norm over all gradients, then scale.",
-    "get_total_norm": "compute the global norm yourself: sqrt of the sum of (p.grad ** 2).sum().",
-    "clip_grad_value_": "clip_grad_value_ clips each entry, not the global norm; write the clipping yourself.",
-}
 # The ATen image of CLIP_BANNED: torch.nn.utils' clipping runs the multi-tensor _foreach_* kernels (unless
 # told foreach=False: then it runs the same linalg_vector_norm and mul_ as a by-hand answer, unseen here).
 CLIP_OPS = ban("the multi-tensor kernels of torch.nn.utils' clipping", CLIP_BANNED["clip_grad_norm_"],

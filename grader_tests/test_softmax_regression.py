@@ -51,6 +51,7 @@ import torch
 
 from autograder import inspections
 from autograder.banned import find_banned
+from autograder.public.banned_rules import BY_HAND_BANNED, CROSS_ENTROPY_BANNED, SOFTMAX_BANNED
 from autograder.compare import (assert_finite, assert_is_tensor, assert_same_shape, assert_scalar_close,
                                 assert_tensor_close, describe, fail_with_hint, first_mismatch, fmt_number,
                                 fmt_shape, fmt_tensor, tolerance)
@@ -68,40 +69,6 @@ _gen, _randn = _INPUTS.gen, _INPUTS.randn
 # float32 outputs vs the float64 reference (DESIGN §6); float64 outputs must be float64-accurate.
 RTOL, ATOL = 1e-5, 1e-6
 RTOL64, ATOL64 = 1e-10, 1e-12
-
-SOFTMAX_BANNED = {
-    "torch.softmax": "this exercise asks you to write softmax yourself from exp and sum.",
-    "F.softmax": "this exercise asks you to write softmax yourself from exp and sum.",
-    "torch.special.softmax": "this exercise asks you to write softmax yourself from exp and sum.",
-    "softmax": "Tensor.softmax is the built-in softmax; write it yourself from exp and sum.",
-    "_softmax": "that is the built-in softmax kernel; write softmax yourself from exp and sum.",
-    "log_softmax": "log_softmax is the built-in (log-)softmax; write softmax yourself from exp and sum.",
-    "nn.Softmax": "nn.Softmax is the built-in softmax module; write softmax yourself from exp and sum.",
-    "Softmax": "nn.Softmax is the built-in softmax module; write softmax yourself from exp and sum.",
-    "torch.ops": "calling built-in kernels directly skips the exercise; write softmax from exp and sum.",
-}
-CROSS_ENTROPY_BANNED = {
-    "F.cross_entropy": "this exercise asks you to compute -log of each row's target probability yourself.",
-    "cross_entropy_loss": "this exercise asks you to compute -log of each row's target probability yourself.",
-    "nll_loss": "nll_loss is the built-in negative log-likelihood; pick each row's target probability "
-                "and take -log yourself.",
-    "CrossEntropyLoss": "nn.CrossEntropyLoss is the built-in loss; compute it yourself.",
-    "NLLLoss": "nn.NLLLoss is the built-in loss; compute it yourself.",
-    "log_softmax": "cross_entropy takes probabilities (y_hat), not logits: take -log of each row's "
-                   "target probability yourself.",
-    "torch.ops": "calling built-in kernels directly skips the exercise.",
-}
-BY_HAND_BANNED = {
-    "torch.autograd": "softmax_ce_grad must be derived by hand: (softmax(logits) - one_hot(y)) / n, "
-                      "without autograd.",
-    "backward": "softmax_ce_grad must be derived by hand: (softmax(logits) - one_hot(y)) / n, "
-                "without autograd.",
-    "torch.func": "softmax_ce_grad must be derived by hand, without torch.func transforms.",
-    "functorch": "softmax_ce_grad must be derived by hand, without functorch transforms.",
-    "jacobian": "softmax_ce_grad must be derived by hand, without automatic differentiation.",
-    "vjp": "softmax_ce_grad must be derived by hand, without automatic differentiation.",
-    "grad_fn": "softmax_ce_grad must be derived by hand, without automatic differentiation.",
-}
 
 _WRITE_SOFTMAX = "write it yourself from exp and sum."
 SOFTMAX_OPS = {

@@ -28,7 +28,8 @@ def notebooks(kit, tmp_path_factory):
         if d2l_meta(cell).get("role") == "exercise":
             text = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
             cell["source"] = "".join(ln for ln in text.splitlines(True) if ln.strip() not in SOLUTION_MARKERS)
-    filled = folder / "filled.ipynb"
+    (folder / "filled").mkdir()
+    filled = folder / "filled" / f"{ASSIGNMENT}.ipynb"  # the name the grader picks up
     filled.write_text(json.dumps(nb))
     stubs = folder / f"{ASSIGNMENT}.ipynb"
     stubs.write_text(kit.assignment_notebook(ASSIGNMENT).read_text())

@@ -159,6 +159,8 @@ def wheel(kit, tmp_path_factory):
 def test_wheel_holds_the_autograder_package_only(wheel, kit):
     names = zipfile.ZipFile(wheel).namelist()
     assert any(n == "autograder/public/test_softmax_regression.py" for n in names)
+    # the local checks apply the grader's banned-name tables and find helpers outside the answer cells
+    assert {"autograder/public/banned_rules.py", "autograder/answer_cells.py"} <= set(names)
     assert all(n.startswith(("autograder/", "d2l_autograder-")) for n in names), names
     assert not any(n.startswith("autograder/scenarios/") for n in names), names
     secrets = {p.read_text() for pattern in SECRETS for p in kit.root.glob(pattern)}
