@@ -149,3 +149,34 @@ def _message(header) -> bytes:
 def test_meta_tensors_from_a_child_are_checked_like_any_other(node, error):
     with pytest.raises(wire.WireError, match=error):
         wire.decode(_message(node))
+
+
+def test_moving_a_module_keeps_its_parameters_as_with_cuda():
+    """net.to(device) keeps the nn.Parameter objects (an optimizer made before still holds them), and
+    p.data = p.data.to(device) moves a parameter in place: PyTorch allows both for CUDA, not for meta."""
+    with meta_values.active("meta"):
+        net = torch.nn.Sequential(torch.nn.Linear(2, 2))
+        weight = net[0].weight
+        weight.note = "kept"
+        trainer = torch.optim.SGD(net.parameters(), lr=0.1)
+        net(torch.ones(1, 2)).sum().backward()
+        net.to("meta")
+        assert net[0].weight is weight and weight.device.type == "meta" and weight.note == "kept"
+        assert weight.grad.device.type == "meta" and values(weight.grad).tolist() == [[1.0, 1.0]] * 2
+        before = values(weight).clone()
+        trainer.step()
+        assert torch.allclose(values(weight), before - 0.1)
+        p = torch.nn.Parameter(torch.arange(3.0))
+        p.data = p.data.to("meta")
+        assert type(p) is torch.nn.Parameter and p.is_leaf and p.requires_grad and values(p).tolist() == [0, 1, 2]
+        net.cpu()
+        assert net[0].weight is weight and weight.device.type == "cpu" and torch.equal(weight.detach(), before - 0.1)
+
+
+def test_large_dead_twins_do_not_pile_up():
+    with meta_values.active("meta"):
+        big = torch.zeros(1024, 1024, device="meta")  # 4 MiB
+        for _ in range(64):
+            big = big + 1  # 256 MiB made, 4 MiB alive
+        assert sum(twin.nbytes() for _, twin in STATE._twins.values()) <= 2 * STATE.SWEEP_BYTES
+        assert values(big)[0, 0] == 64

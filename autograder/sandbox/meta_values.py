@@ -25,8 +25,10 @@ every ATen operator that touches a meta tensor or is asked to create one, and
 Twins are keyed by storage, so views, ``.data``, ``nn.Parameter`` and in-place updates share values
 as on a real device; a twin lives as long as its meta storage (a weak reference each, swept from time
 to time) and across requests (a module moved to ``meta`` in one call is used in the next).  ``torch.tensor(data,
-device="meta")`` and its kin dispatch no operator (PyTorch builds an empty meta tensor directly), so a
-small ``TorchFunctionMode`` (:class:`MetaConstructors`) builds them on the CPU and moves them.
+device="meta")`` and its kin dispatch no operator (PyTorch builds an empty meta tensor directly), and
+PyTorch refuses ``cpu_param.data = meta_tensor`` (which it allows for CUDA, and ``net.to(device)``
+relies on to keep the parameters an optimizer holds): a small ``TorchFunctionMode``
+(:class:`MetaFunctions`) handles both as for CUDA.
 
 Nothing here is secret and nothing it produces is trusted: it runs next to the student's code, and
 what it computes crosses to the grader through :mod:`autograder.sandbox.wire` like any other value.
@@ -104,18 +106,22 @@ def _map(obj, fn):
 class MetaValues(TorchDispatchMode):
     """The twin CPU storages of meta storages, and the mode that keeps them (see the module docstring)."""
 
-    SWEEP_EVERY = 4096
+    SWEEP_EVERY = 4096  # new twins, or
+    SWEEP_BYTES = 64 * 1024 * 1024  # bytes of new twins: the twins of dead meta tensors go then
 
     def __init__(self):
         super().__init__()
         self._twins: dict[int, tuple[StorageWeakRef, torch.UntypedStorage]] = {}
         self._added = 0
+        self._added_bytes = 0
 
     # ------------------------------------------------------------------------------------- twins
     def _adopt(self, meta_storage: torch.UntypedStorage, twin: torch.UntypedStorage) -> None:
         self._twins[meta_storage._cdata] = (StorageWeakRef(meta_storage), twin)
         self._added += 1
-        if self._added % self.SWEEP_EVERY == 0:
+        self._added_bytes += twin.nbytes()
+        if self._added >= self.SWEEP_EVERY or self._added_bytes >= self.SWEEP_BYTES:
+            self._added = self._added_bytes = 0
             for key in [k for k, (ref, _) in self._twins.items() if ref.expired()]:
                 del self._twins[key]
 
@@ -217,17 +223,32 @@ class MetaValues(TorchDispatchMode):
         return m
 
 
-class MetaConstructors(TorchFunctionMode):
-    """``torch.tensor(data, device="meta")`` and its kin build an empty meta tensor without dispatching
-    any operator (nothing to give values to): build them on the CPU, then move them (a dispatched copy)."""
+class MetaFunctions(TorchFunctionMode):
+    """What the dispatch mode cannot see, at the level of torch's Python functions.
+
+    * ``torch.tensor(data, device="meta")`` and its kin build an empty meta tensor without dispatching
+      any operator (nothing to give values to): they are built on the CPU, then moved (a dispatched copy).
+    * ``p.data = x`` between the CPU and meta: PyTorch lets the data of a CPU tensor move to CUDA this
+      way (``net.to(device)`` does it for every parameter, keeping the ``nn.Parameter`` objects an
+      optimizer holds) but refuses meta, whose tensors it does not count as "dense".  Here the two
+      devices are compatible as CPU and CUDA are, and the assignment swaps the tensor's content for
+      a view of ``x`` (``torch.utils.swap_tensors``): the same object, its attributes and
+      ``requires_grad`` kept, its gradient moved along.
+    """
 
     DEVICE_POSITION = {torch.tensor: None, torch.as_tensor: 2, torch.asarray: None, torch.Tensor.new_tensor: None}
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = dict(kwargs or {})
-        if func not in self.DEVICE_POSITION:
-            return func(*args, **kwargs)
-        args = list(args)
+        if func in self.DEVICE_POSITION:
+            return self._construct(func, list(args), kwargs)
+        if func is torch._has_compatible_shallow_copy_type and len(args) == 2 and _across(*args):
+            return True
+        if func == _DATA_SETTER and len(args) == 2 and _across(*args):
+            return _set_data(*args)
+        return func(*args, **kwargs)
+
+    def _construct(self, func, args: list, kwargs: dict):
         position = self.DEVICE_POSITION[func]
         if "device" in kwargs:
             device = kwargs["device"]
@@ -248,13 +269,39 @@ class MetaConstructors(TorchFunctionMode):
         return out.requires_grad_(True) if requires_grad else out
 
 
+_DATA_SETTER = torch.Tensor.data.__set__
+
+
+def _across(a, b) -> bool:
+    """Whether ``a`` and ``b`` are a CPU tensor and a meta tensor (either way round)."""
+    return (isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor) and a.layout == b.layout == torch.strided
+            and {a.device.type, b.device.type} == {"cpu", "meta"})
+
+
+def _set_data(t: torch.Tensor, new: torch.Tensor) -> None:
+    """``t.data = new`` across the CPU and meta (see :class:`MetaFunctions`)."""
+    grad = t.grad
+    if grad is not None:
+        t.grad = None  # the gradient goes with the content; holding it would block the swap
+    with torch.no_grad():
+        view = new.detach()
+        if type(t) is torch.Tensor:
+            replacement = view.requires_grad_(t.requires_grad)
+        else:
+            replacement = torch.Tensor._make_subclass(type(t), view, t.requires_grad)
+        torch.utils.swap_tensors(t, replacement)
+        t.__dict__, replacement.__dict__ = replacement.__dict__, t.__dict__  # t keeps its own attributes
+        if grad is not None:
+            t.grad = grad.to(t.device)
+
+
 STATE = MetaValues()
 """The child's one table of twins (a child grades one submission; its meta tensors outlive requests)."""
 
 
 @contextlib.contextmanager
 def _meta_with_values():
-    with MetaConstructors(), STATE:
+    with MetaFunctions(), STATE:
         yield
 
 
