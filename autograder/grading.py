@@ -83,7 +83,8 @@ def grade_submissions(spec: AssignmentSpec, submissions: dict[str, Submission], 
     Each submission's code runs in its own sandboxed child; ``must_not_see`` adds directories (the
     course) to the kit's own that the sandbox's probe checks children cannot see.  Raises
     :class:`~autograder.sandbox.SandboxUnavailable` (nothing graded) when the sandbox does not hold.  ``devices`` restricts the
-    devices tried (default: the CPU, and CUDA when available).  ``focus`` maps a key to the only
+    devices tried (default: the CPU, CUDA when available, and ``meta`` for the tests marked
+    ``placement`` when no CUDA instance runs; see :mod:`autograder.plugin`).  ``focus`` maps a key to the only
     exercises checked for it (the others report "this check did not run"); for corpora and mutants.
     ``dependents``: how checks of an exercise whose own helpers fail are graded (see
     :mod:`autograder.blame`; default :data:`~autograder.blame.WITH_HELPERS`).

@@ -2,9 +2,18 @@
 
 Fixtures: ``student`` (a :class:`~autograder.student.Student` per submission, bound to ``device``
 when the test asks for it), ``reference`` (the trusted solutions module), ``device`` (``cpu``, and
-``cuda`` when available, else skipped).  Markers: ``exercise(name)``, ``points(n)``.  Results are
-collected per submission, exercise and test; a test's points are earned when every device
-instance of it that ran passed.
+``cuda`` when available, else skipped; ``meta`` for tests marked ``placement``, see below).
+Markers: ``exercise(name)``, ``points(n)``, ``placement``.  Results are collected per submission,
+exercise and test; a test's points are earned when every device instance of it that ran passed
+(a skipped instance does not count; a failure on any device, ``meta`` included, costs the points).
+
+``placement`` marks a test that checks where an exercise puts its results (it takes a ``device``
+argument, creates tensors, moves a module): such a test also runs on ``meta``, the grader's stand-in
+for a second device, whenever no CUDA instance of it runs (no GPU, or CUDA not requested), so that
+an answer that ignores its ``device`` or leaves a tensor on the CPU loses the points on a CPU-only
+grader too.  In the child, meta tensors get their values from CPU twins
+(:mod:`autograder.sandbox.meta_values`), so the test's value checks hold there as on the CPU.
+See ``docs/devices.md``.
 """
 
 from __future__ import annotations
@@ -19,6 +28,9 @@ from autograder.sandbox.host import cap_text
 from autograder.sandbox.limits import DEFAULT_LIMITS
 
 SUBMISSION_PARAM = "_d2l_submission"
+DEVICES = ("cpu", "cuda")
+META = "meta"  # the stand-in for a second device, for tests marked placement
+META_NOTE = "[on meta, the device this grader uses in place of a GPU] "
 
 
 @dataclass
@@ -86,7 +98,7 @@ class GradingPlugin:
         self.only_exercises = exercises
         self.focus = focus or {}  # key -> the only exercises checked for that submission
         self.reference_module = reference
-        self.devices = devices or ["cpu", "cuda"]
+        self.devices = devices or [*DEVICES, META]
         self.outcomes: list[Outcome] = []
         self.collected: list[tuple[str, str, float]] = []  # (exercise, name, points), unique
         self.errors: list[str] = []
@@ -97,8 +109,13 @@ class GradingPlugin:
     def pytest_configure(self, config):
         config.addinivalue_line("markers", "exercise(name): the contract function a test checks")
         config.addinivalue_line("markers", "points(n): points a test is worth")
+        config.addinivalue_line("markers", "placement: also run on the meta device when CUDA does not run "
+                                           "(device handling checked without a GPU)")
 
     def pytest_generate_tests(self, metafunc):
+        if "device" in metafunc.fixturenames:
+            names = [*DEVICES, META] if metafunc.definition.get_closest_marker("placement") else list(DEVICES)
+            metafunc.parametrize("device", names, indirect=True, ids=names)
         if SUBMISSION_PARAM in metafunc.fixturenames:
             keys = list(self.students)
             metafunc.parametrize(SUBMISSION_PARAM, keys, indirect=True, scope="session",
@@ -158,16 +175,23 @@ class GradingPlugin:
             return _d2l_submission.on(request.getfixturevalue("device"))
         return _d2l_submission
 
-    @pytest.fixture(params=["cpu", "cuda"])
+    def _cuda_runs(self) -> bool:
+        if "cuda" not in self.devices:
+            return False
+        if self._cuda is None:
+            self._cuda = cuda_available()
+        return self._cuda
+
+    @pytest.fixture
     def device(self, request):
-        """The device under test; ``cuda`` is skipped (not failed) without CUDA."""
+        """The device under test; ``cuda`` is skipped (not failed) without CUDA, ``meta`` (placement
+        tests only) when the test runs on CUDA instead."""
         if request.param not in self.devices:
             pytest.skip(f"{request.param} not requested")
-        if request.param == "cuda":
-            if self._cuda is None:
-                self._cuda = cuda_available()
-            if not self._cuda:
-                pytest.skip("CUDA is not available")
+        if request.param == "cuda" and not self._cuda_runs():
+            pytest.skip("CUDA is not available")
+        if request.param == META and self._cuda_runs():
+            pytest.skip("device handling is checked on CUDA")
         return request.param
 
     @pytest.fixture
@@ -229,7 +253,8 @@ class GradingPlugin:
                     message = GRADER_ERROR_MESSAGE
                 elif failed:
                     first = failed[0]
-                    message = (f"[on {first.device}] " if first.device not in (None, "cpu") else "") + first.message
+                    prefix = "" if first.device in (None, "cpu") else f"[on {first.device}] "
+                    message = (META_NOTE if first.device == META else prefix) + first.message
                 elif not runs:
                     message = NOT_RUN_MESSAGE
                 if shown + len(message) > budget:

@@ -20,6 +20,11 @@ from autograder.sandbox.host import cap_text
 from autograder.sandbox.limits import DEFAULT_LIMITS
 
 
+DEVICE_MIXING_HINT = ("every tensor must live on the device of the inputs (or the device you are given): create "
+                      "new tensors with device=X.device (torch.zeros_like(X), X.new_zeros(...)) and move modules "
+                      "with net.to(device)")
+
+
 class StudentError(AssertionError):
     """A check failed because of the student's code; the message is for the student."""
 
@@ -238,14 +243,17 @@ class SandboxSession:
 class Student:
     """What a test calls: ``student.softmax(X)``, ``student.call(...)``, ``student.source``."""
 
-    def __init__(self, session, source: str = "", device: str = "cpu"):
+    def __init__(self, session, source: str = "", device: str = "cpu", meta_values: bool = False):
         self._session = session
         self.source = source
         self.device = device
+        # Calls of a test that runs on "meta" (the stand-in for a GPU) give meta tensors values in the
+        # child, also those of a student rebound to the CPU to pass "meta" as an argument.
+        self.meta_values = bool(meta_values) or str(device).split(":")[0] == "meta"
 
     def on(self, device: str) -> "Student":
         """The same submission, with inputs placed on ``device`` in the child."""
-        return Student(self._session, self.source, device)
+        return Student(self._session, self.source, device, self.meta_values)
 
     @property
     def problems(self) -> list[str]:
@@ -275,7 +283,8 @@ class Student:
         :mod:`autograder.observed`).
         """
         message = {"op": "call", "fn": fn, "args": _to_wire(list(args)), "kwargs": _to_wire(kwargs),
-                   "device": self.device, "cotangent": cotangent, "seed": seed, "observe": bool(observe)}
+                   "device": self.device, "meta_values": self.meta_values, "cotangent": cotangent, "seed": seed,
+                   "observe": bool(observe)}
         return self._send(fn, message, args, kwargs, timeout)
 
     def call_method(self, obj: "RemoteObject", method: str, *args, cotangent=None, seed: int | None = None,
@@ -283,8 +292,8 @@ class Student:
         """Call ``obj.method(*args, **kwargs)`` where ``obj`` lives in the child (a module, say); same
         keywords as :meth:`call`."""
         message = {"op": "call", "target": obj.handle, "method": method, "args": _to_wire(list(args)),
-                   "kwargs": _to_wire(kwargs), "device": self.device, "cotangent": cotangent, "seed": seed,
-                   "observe": bool(observe)}
+                   "kwargs": _to_wire(kwargs), "device": self.device, "meta_values": self.meta_values,
+                   "cotangent": cotangent, "seed": seed, "observe": bool(observe)}
         label = f"{obj.type_name}.{method}" if method != "__call__" else f"{obj.type_name}(...)"
         return self._send(label, message, args, kwargs, timeout)
 
@@ -298,7 +307,8 @@ class Student:
         carry every value: e.g. ``student.eval(inspections.PARAM_SHAPES, net=net)``.
         """
         inspections.check_expression(expr)
-        message = {"op": "eval", "expr": expr, "bindings": _to_wire(bindings), "device": self.device}
+        message = {"op": "eval", "expr": expr, "bindings": _to_wire(bindings), "device": self.device,
+                   "meta_values": self.meta_values}
         return self._send(label, message, (), {}, None, evaluating=True).value
 
     def _send(self, fn: str, message: dict, args, kwargs, timeout, evaluating: bool = False) -> Reply:
@@ -354,6 +364,8 @@ class Student:
         if status == "missing":
             raise StudentError(self._missing_message(fn))
         if status == "error":
+            if "two devices" in message or "on the expected device" in message:
+                message += f" -- {DEVICE_MIXING_HINT}"
             raise StudentError(f"{call} raised {message}" if evaluating else f"calling {call} raised {message}")
         if status == "backward_error":
             raise StudentError(f"gradient through {fn} could not be computed: {message}")

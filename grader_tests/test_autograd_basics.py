@@ -195,6 +195,7 @@ class TestGrid:
     pytestmark = [pytest.mark.exercise("grid")]
 
     @pytest.mark.points(2)
+    @pytest.mark.placement
     def test_values(self, student, device):
         """Shape (rows, cols), float32, entries 0 .. rows*cols - 1 row by row, on the requested device
         (catches int64 from torch.arange, swapped rows/cols, column-major order, starting at 1)."""

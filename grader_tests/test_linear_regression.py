@@ -192,6 +192,7 @@ class TestSyntheticData:
     pytestmark = [pytest.mark.exercise("synthetic_data")]
 
     @pytest.mark.points(2)
+    @pytest.mark.placement
     def test_shapes_dtype_device(self, student, device):
         """X has shape (num_examples, len(w)) and y shape (num_examples, 1), float32 like w, on w's device
         (catches a missing y.reshape((-1, 1)), a hard-coded number of features, tensors left on the CPU)."""
@@ -389,6 +390,7 @@ class TestDataIter:
             _check_sizes(order, n, batch_size, what)
 
     @pytest.mark.points(2)
+    @pytest.mark.placement
     def test_features_and_labels_stay_paired(self, student, device):
         """Each minibatch's y holds the labels of exactly the examples in its X, in the same order, with
         the inputs' dtype and device (catches shuffling features and labels separately)."""
@@ -727,6 +729,7 @@ def _run_training(student, fn, w, b, n, lr, num_epochs, batch_size, offset, hint
         if t.numel() != k:
             raise AssertionError(f"{name} returned by {what} has shape {fmt_shape(t.shape)} ({t.numel()} entries), "
                                  f"expected {k} entr{'y' if k == 1 else 'ies'}" + (f": {hint}" if hint else ""))
+        assert_device(t, student.device, what=f"{name} returned by {what} (train on the device of features)")
     return w_out, b_out, what
 
 
@@ -808,6 +811,7 @@ class TestTrain:
         _check_recovered(w_out, b_out, OTHER_W, OTHER_B, what, TRAIN_TOL, TRAIN_ADVICE)
 
     @pytest.mark.points(1)
+    @pytest.mark.placement
     def test_initial_parameters(self, student, device):
         """With num_epochs=0 train returns its initial parameters: w of shape (d, 1) with small values,
         b = zeros(1), with the dtype (float32, float64) and device of features (catches ignoring
@@ -988,6 +992,7 @@ class TestTrainConcise:
         _check_recovered(w_out, b_out, OTHER_W, OTHER_B, what, TRAIN_TOL, CONCISE_ADVICE)
 
     @pytest.mark.points(1)
+    @pytest.mark.placement
     def test_full_batch_steps(self, student, device):
         """With batch_size = n each epoch is one exact gradient-descent step on nn.MSELoss (the mean squared
         error, without the 1/2): the result after 3 epochs is predictable (catches reduction='sum',

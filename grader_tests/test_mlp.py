@@ -859,6 +859,7 @@ class TestTrainMlp:
     pytestmark = [pytest.mark.exercise("train_mlp")]
 
     @pytest.mark.points(1)
+    @pytest.mark.placement
     def test_returns_params(self, student, device):
         """train_mlp returns [W1, b1, W2, b2] with the shapes of the data (10 classes, 8x8 inputs), finite,
         on the device of X."""

@@ -341,6 +341,7 @@ class TestOneHot:
                                 hint=lambda o: _one_hot_hint(o, X, n_class))
 
     @pytest.mark.points(1)
+    @pytest.mark.placement
     def test_float32_on_device(self, student, device):
         """The result is float32 (F.one_hot gives int64) and stays on the device of X; X is unchanged."""
         label, X, n_class = _one_hot_cases()[0]
@@ -380,6 +381,7 @@ class TestInitRnnState:
         assert_is_tensor(out[0], what=f"the state H in {what}")
 
     @pytest.mark.points(1)
+    @pytest.mark.placement
     def test_zeros_shape_dtype_device(self, student, device):
         """H is a float32 tensor of zeros of shape (batch_size, num_hiddens) on the requested device,
         for a device given as a string and as a torch.device."""
@@ -1135,6 +1137,7 @@ class TestTrainCharRnnExactly:
     pytestmark = [pytest.mark.exercise("train_char_rnn")]
 
     @pytest.mark.points(1)
+    @pytest.mark.placement
     def test_initialisation(self, student, device):
         """With lr = 0 the returned parameters are the initial ones: weights drawn from N(0, 0.01^2) (the
         standard deviation of all 544 weights within 15% of 0.01, each matrix's within 30%, means ~0) and

@@ -4,8 +4,9 @@
 
 Needs only torch, numpy and pytest (no nbgrader, no Jupyter): it uses the engine's batch grading
 directly.  Prints one row per (assignment, function, variant): the verdict expected (full marks, or
-loses points), the verdict on the CPU and on CUDA ("skipped" without CUDA).  Exit status 1 when a
-verdict differs from the expected one on either device.
+loses points), the verdict of a CPU-only grader (the CPU, and the meta device standing in for a GPU
+in the checks marked ``placement``, docs/devices.md) and on CUDA ("skipped" without CUDA).  Exit
+status 1 when a verdict differs from the expected one on either.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ def rows_for(kit, assignment: str, has_cuda: bool) -> list[tuple]:
     variants = {key: entry[3] for key, entry in entries.items()}
     expected = {key: (exercise, name, "full" if kind == "correct" else "loses")
                 for key, (kind, exercise, name, _cells) in entries.items()}
-    cpu = grade_variants(kit, assignment, variants, devices=["cpu"])
+    cpu = grade_variants(kit, assignment, variants, devices=["cpu", "meta"])  # what a grader without a GPU does
     cuda = grade_variants(kit, assignment, variants, devices=["cuda"]) if has_cuda else None
     rows = []
     for exercise in cpu["reference"]:

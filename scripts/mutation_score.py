@@ -22,22 +22,22 @@ submission):
 
 Each mutant is the exercise cell with exactly one mutation, unparsed with ``ast.unparse``
 (comments dropped, docstrings kept); mutants with identical source are merged.  All mutants of an
-assignment are graded in ONE sandboxed batch (``autograder.variants.grade_variants``, on the CPU;
-with --cuda on CUDA too where there is one), each mutant as its own submission (its own child),
+assignment are graded in ONE sandboxed batch (``autograder.variants.grade_variants``, on the CPU
+and, for the checks marked ``placement``, on the meta device that stands in for a GPU; with --cuda
+on CUDA instead of meta where there is one), each mutant as its own submission (its own child),
 the other answer cells being the reference's.  A mutant is *killed* when its exercise scores below
 the pristine reference of the same batch (the engine's focused grading runs only that exercise's
 checks), otherwise it *survived*.  Survivors known to be equivalent (no valid input can tell them
 from the reference) are listed with the reason in ``scripts/equivalent_mutants.json`` and left out
 of the denominator:
 
-    score = killed / (mutants - equivalent - cuda_only)
+    score = killed / (mutants - equivalent)
 
-An entry of that file marked ``"needs_cuda": true`` is NOT equivalent: it names a mutant that only
-a CUDA device can tell from the reference (a dropped ``device=`` or ``.to(device)`` is a no-op when
-every tensor is on the CPU) and the test that kills it there.  Without CUDA such a survivor is
-reported as *cuda_only* and left out of the denominator, and the report also prints the score that
-counts it as a survivor; in a run with ``--cuda`` on a machine with CUDA it counts like any other
-mutant (killed, or a survivor).
+A mutant that drops a ``device=`` or a ``.to(device)`` is a no-op when every tensor is on the CPU;
+it is NOT equivalent, and it counts like any other mutant: the checks marked ``placement`` also run
+on ``meta`` (docs/devices.md), where it dies without a GPU.  (Such mutants used to be listed in that
+file as ``"needs_cuda"`` and left out of the score without CUDA; an entry still marked so is not an
+equivalence: its mutant counts as a survivor when it survives.)
 
 Usage::
 
@@ -340,25 +340,21 @@ def matching_entry(mutant: Mutant, entries: list[dict]) -> int | None:
     return None
 
 
-def classify(killed: bool, entry: dict | None, cuda_ran: bool) -> str:
-    """A mutant's status: killed, equivalent, cuda_only (a needs_cuda entry, no CUDA run) or survived."""
+def classify(killed: bool, entry: dict | None) -> str:
+    """A mutant's status: killed, equivalent (a survivor with an entry) or survived.  An entry marked
+    ``needs_cuda`` excuses nothing: device mistakes die on meta on every grader."""
     if killed:
         return "killed"
-    if entry is None:
+    if entry is None or entry.get("needs_cuda"):
         return "survived"
-    if entry.get("needs_cuda"):
-        return "survived" if cuda_ran else "cuda_only"
     return "equivalent"
 
 
-def scores(rows: list[dict]) -> tuple[float, float]:
-    """(score, strict score): killed over the non-equivalent mutants, without and with the CUDA-only ones."""
+def scores(rows: list[dict]) -> float:
+    """Killed over the non-equivalent mutants."""
     killed = sum(r["status"] == "killed" for r in rows)
-    equivalent = sum(r["status"] == "equivalent" for r in rows)
-    cuda_only = sum(r["status"] == "cuda_only" for r in rows)
-    denominator = len(rows) - equivalent - cuda_only
-    strict = len(rows) - equivalent
-    return (killed / denominator if denominator else 1.0), (killed / strict if strict else 1.0)
+    denominator = len(rows) - sum(r["status"] == "equivalent" for r in rows)
+    return killed / denominator if denominator else 1.0
 
 
 # --- grading -----------------------------------------------------------------------------------
@@ -379,7 +375,7 @@ def _shortfall(result: dict) -> str:
 
 def score_assignment(kit, assignment: str, *, max_mutants: int | None = None, classic_only: bool = False,
                      equivalents: dict | None = None, call_timeout: float = 5.0,
-                     devices: tuple[str, ...] = ("cpu",)) -> dict:
+                     devices: tuple[str, ...] = ("cpu", "meta")) -> dict:
     from autograder.course import reference_answer_cells
     from autograder.grading import exercise_points
     from autograder.notebook import load_assignment
@@ -425,6 +421,7 @@ def score_assignment(kit, assignment: str, *, max_mutants: int | None = None, cl
                         f"{_shortfall(results['__unparsed_reference__'])}")
     entries = (equivalents or {}).get(assignment, [])
     cuda_ran = "cuda" in devices and _cuda_available()
+    meta_ran = "meta" in devices and not cuda_ran
     rows, used = [], set()
     for i, m in enumerate(mutants):
         res = results.get(f"m{i:04d}:{m.exercise}", {})
@@ -440,14 +437,14 @@ def score_assignment(kit, assignment: str, *, max_mutants: int | None = None, cl
         where = (f"solutions/{assignment}.py:{offset + m.line}" if offset is not None
                  else f"{m.exercise} cell line {m.line}")
         rows.append({**{k: v for k, v in asdict(m).items() if k != "source"}, "where": where,
-                     "status": classify(killed, entry, cuda_ran),
+                     "status": classify(killed, entry),
                      "reason": None if entry is None else entry["reason"], "killed_by": failing[:3]})
-    count = {s: sum(r["status"] == s for r in rows) for s in ("killed", "survived", "equivalent", "cuda_only")}
-    score, strict = scores(rows)
+    count = {s: sum(r["status"] == s for r in rows) for s in ("killed", "survived", "equivalent")}
+    score = scores(rows)
     unused = [e for i, e in enumerate(entries) if i not in used] if max_mutants is None else []
     return {
-        "assignment": assignment, "mutants": len(rows), **count, "score": score, "strict_score": strict,
-        "cuda_ran": cuda_ran,
+        "assignment": assignment, "mutants": len(rows), **count, "score": score,
+        "cuda_ran": cuda_ran, "meta_ran": meta_ran,
         "seconds": round(time.monotonic() - started, 1), "problems": problems,
         "per_exercise": {e: {"mutants": sum(r["exercise"] == e for r in rows),
                              "killed": sum(r["exercise"] == e and r["status"] == "killed" for r in rows)}
@@ -482,12 +479,10 @@ def _compact(before: str, after: str, width: int = 110, context: int = 35) -> st
 
 def print_report(report: dict, *, list_survivors: bool) -> None:
     r = report
-    cuda_only = ""
-    if r["cuda_only"]:
-        cuda_only = (f", {r['cuda_only']} killable only on CUDA (not run here; {100 * r['strict_score']:.1f}% if "
-                     "counted as survivors)")
+    second = "cuda" if r["cuda_ran"] else "meta" if r["meta_ran"] else "none"
     print(f"{r['assignment']}: {r['mutants']} mutants, {r['killed']} killed, {r['survived']} survived, "
-          f"{r['equivalent']} equivalent -> score {100 * r['score']:.1f}%{cuda_only}  ({r['seconds']} s)")
+          f"{r['equivalent']} equivalent -> score {100 * r['score']:.1f}%  (second device: {second}; "
+          f"{r['seconds']} s)")
     for e, c in r["per_exercise"].items():
         print(f"    {e:<24} {c['killed']:>4}/{c['mutants']:<4} killed")
     for p in r["problems"]:
@@ -497,13 +492,12 @@ def print_report(report: dict, *, list_survivors: bool) -> None:
             if row["status"] == "survived":
                 print(f"  SURVIVED   [{row['mutant_id']}] {row['where']} ({row['exercise']}) {row['operator']}:\n"
                       f"      {_compact(row['original_line'], row['mutated_line'])}"
-                      + (f"\n      expected to die on CUDA: {row['reason']}" if row["reason"] else ""))
-        for status, title in (("cuda_only", "CUDA ONLY "), ("equivalent", "EQUIVALENT")):
-            for row in r["mutants_detail"]:
-                if row["status"] == status:
-                    print(f"  {title} [{row['mutant_id']}] {row['where']} ({row['exercise']}) {row['operator']}:\n"
-                          f"      {_compact(row['original_line'], row['mutated_line'])}\n"
-                          f"      reason: {row['reason']}")
+                      + (f"\n      expected to die on a second device: {row['reason']}" if row["reason"] else ""))
+        for row in r["mutants_detail"]:
+            if row["status"] == "equivalent":
+                print(f"  EQUIVALENT [{row['mutant_id']}] {row['where']} ({row['exercise']}) {row['operator']}:\n"
+                      f"      {_compact(row['original_line'], row['mutated_line'])}\n"
+                      f"      reason: {row['reason']}")
         for e in r["stale_equivalents"]:
             print(f"  STALE EQUIVALENT ENTRY (matched no surviving mutant): {e}")
 
@@ -517,7 +511,7 @@ def main(argv=None) -> int:
     parser.add_argument("--classic-only", action="store_true",
                         help="only the mutmut / cosmic-ray operators (no torch-specific RemoveCall)")
     parser.add_argument("--cuda", action="store_true",
-                        help="grade on CUDA too (when available): kills mutants that drop a device= argument")
+                        help="grade on CUDA too (when available), instead of the meta device that stands in for it")
     parser.add_argument("--target", type=float, default=90.0, help="percent every assignment must reach")
     parser.add_argument("--equivalents", type=Path, default=EQUIVALENTS_FILE)
     args = parser.parse_args(argv)
@@ -530,7 +524,8 @@ def main(argv=None) -> int:
     for name in names:
         try:
             report = score_assignment(kit, name, max_mutants=args.max_mutants, classic_only=args.classic_only,
-                                      equivalents=equivalents, devices=("cpu", "cuda") if args.cuda else ("cpu",))
+                                      equivalents=equivalents,
+                                      devices=("cpu", "cuda", "meta") if args.cuda else ("cpu", "meta"))
         except Exception as exc:  # one broken assignment must not hide the others' scores
             report = {"assignment": name, "error": f"{type(exc).__name__}: {str(exc)[:2000]}"}
             status = 2

@@ -97,16 +97,21 @@ def test_equivalence_entries_match_on_the_fields_they_give():
     assert mutation_score.matching_entry(m, [{"exercise": "f", "reason": "names nothing"}]) is None
 
 
-def test_cuda_only_mutants_count_as_survivors_once_cuda_ran():
+def test_device_mutants_count_like_any_other():
+    """A mutant that drops device= dies on meta without a GPU: an old needs_cuda entry excuses nothing."""
     needs_cuda = {"exercise": "f", "id": "x", "reason": "drops device=", "needs_cuda": True}
     equivalent = {"exercise": "f", "id": "y", "reason": "same values"}
     classify = mutation_score.classify
-    assert classify(True, needs_cuda, cuda_ran=False) == "killed"
-    assert classify(False, None, cuda_ran=False) == "survived"
-    assert classify(False, equivalent, cuda_ran=True) == "equivalent"
-    assert classify(False, needs_cuda, cuda_ran=False) == "cuda_only"
-    assert classify(False, needs_cuda, cuda_ran=True) == "survived"
-    rows = [{"status": s} for s in ["killed"] * 8 + ["equivalent", "cuda_only", "survived"]]
-    score, strict = mutation_score.scores(rows)
-    assert (score, strict) == (8 / 9, 8 / 10)
-    assert mutation_score.scores([]) == (1.0, 1.0)
+    assert classify(True, needs_cuda) == "killed"
+    assert classify(False, None) == "survived"
+    assert classify(False, equivalent) == "equivalent"
+    assert classify(False, needs_cuda) == "survived"
+    rows = [{"status": s} for s in ["killed"] * 8 + ["equivalent", "survived"]]
+    assert mutation_score.scores(rows) == 8 / 9
+    assert mutation_score.scores([]) == 1.0
+
+
+def test_no_equivalence_entry_is_a_device_mistake():
+    """Every entry of equivalent_mutants.json is an equivalence, never a device mutant waiting for a GPU."""
+    entries = [e for es in mutation_score.load_equivalents().values() for e in es]
+    assert entries and not [e for e in entries if e.get("needs_cuda")]

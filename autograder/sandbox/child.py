@@ -16,7 +16,7 @@ import numpy
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from autograder.sandbox import wire
+from autograder.sandbox import meta_values, wire
 
 MAX_TEXT = 600
 MAX_NAME = 100
@@ -251,6 +251,12 @@ def execute_call(state: ChildState, request: dict) -> dict:
     if not callable(fn):
         return {"status": "missing", "message": f"{name} is not defined"}
     device = str(request.get("device", "cpu"))
+    # the meta device with values (the stand-in for a GPU), for calls of a test on "meta" only
+    with meta_values.active(device, request.get("meta_values") is True):
+        return _call_on(state, request, fn, device)
+
+
+def _call_on(state: ChildState, request: dict, fn, device: str) -> dict:
     leaves: list = []
     slots: list = []
     try:
@@ -330,6 +336,11 @@ def execute_eval(state: ChildState, request: dict) -> dict:
     and data the grader passes); its value comes back as plain data or handles.
     """
     device = str(request.get("device", "cpu"))
+    with meta_values.active(device, request.get("meta_values") is True):
+        return _eval_on(state, request, device)
+
+
+def _eval_on(state: ChildState, request: dict, device: str) -> dict:
     try:
         _prepare_device(device)
         bindings = _materialize(dict(request.get("bindings", {})), state, device, [], [])
@@ -346,7 +357,7 @@ def execute_eval(state: ChildState, request: dict) -> dict:
 def encode_reply(reply: dict) -> bytes:
     """Encode a reply; a result that is not plain data becomes a ``bad_return`` reply."""
     try:
-        return wire.encode(reply)
+        return wire.encode(reply, values=meta_values.values)  # meta tensors carry their twins' values
     except Exception as exc:  # noqa: BLE001 - whatever the student returned, answer with data
         return wire.encode({"status": "bad_return", "message": _short(str(exc))})
 

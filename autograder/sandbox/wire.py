@@ -8,6 +8,13 @@ a hostile child can make decoding fail (a clear :class:`WireError`) but never ru
 
 A message is ``[8-byte header length][JSON header][blob 0][blob 1]...``; tensors in the header
 refer to blobs by index.
+
+Tensors on the ``meta`` device (the grader's stand-in for a second device, see
+:mod:`autograder.sandbox.meta_values`) cross with their values when the sender has them (``values``
+of :func:`encode`: the child's twins), and are then received like a CUDA tensor: a CPU tensor that
+remembers where it lived.  A meta tensor without values crosses as dtype, shape and device only
+(``"data": false``, no blob) and is received as a meta tensor, which no value check can read; its
+shape is held to the same limits as one with data.
 """
 
 from __future__ import annotations
@@ -64,10 +71,13 @@ def origin_device(t: torch.Tensor) -> str:
     return getattr(t, "_d2l_device", str(t.device))
 
 
-def encode(obj) -> bytes:
-    """Serialise plain data (see module docstring) into one message."""
+def encode(obj, values=None) -> bytes:
+    """Serialise plain data (see module docstring) into one message.
+
+    ``values(t)``, when given, returns the values of a ``meta`` tensor ``t`` as a CPU tensor (or None
+    when it has none): they are sent with it."""
     blobs: list[bytes] = []
-    header = _to_json(obj, blobs, 0)
+    header = _to_json(obj, blobs, 0, values)
     head = json.dumps(header, allow_nan=False).encode()
     return b"".join([_LEN.pack(len(head)), head, *blobs])
 
@@ -99,7 +109,7 @@ def _tensor_bytes(t: torch.Tensor) -> bytes:
     return t.view(torch.uint8).numpy().tobytes()
 
 
-def _to_json(obj, blobs, depth):
+def _to_json(obj, blobs, depth, values=None):
     if depth > MAX_DEPTH:
         raise WireError("data nested too deeply")
     if obj is None or isinstance(obj, (bool, str)):
@@ -113,24 +123,31 @@ def _to_json(obj, blobs, depth):
             raise WireError(f"tensors of dtype {obj.dtype} cannot be sent")
         if obj.is_sparse or obj.layout != torch.strided:
             obj = obj.to_dense()
-        blobs.append(_tensor_bytes(obj))
         node = {"__t__": "tensor", "dtype": _DTYPE_NAMES[obj.dtype], "shape": list(obj.shape),
-                "device": str(obj.device), "blob": len(blobs) - 1}
+                "device": str(obj.device)}
+        data = obj
+        if obj.device.type == "meta":
+            data = values(obj) if values is not None else None
+        if data is None:
+            node["data"] = False  # a meta tensor without values: dtype, shape and device only
+        else:
+            blobs.append(_tensor_bytes(data))
+            node["blob"] = len(blobs) - 1
         if obj.requires_grad:
             node["requires_grad"] = True
             if obj.is_leaf and obj.grad is not None:
-                node["grad"] = _to_json(obj.grad, blobs, depth + 1)
+                node["grad"] = _to_json(obj.grad, blobs, depth + 1, values)
         return node
     if isinstance(obj, Handle):
         return {"__t__": "handle", "id": int(obj.id), "type": str(obj.type_name)}
     if isinstance(obj, Code):
         return {"__t__": "code", "src": str(obj.src)}
     if isinstance(obj, (list, tuple)):
-        items = [_to_json(x, blobs, depth + 1) for x in obj]
+        items = [_to_json(x, blobs, depth + 1, values) for x in obj]
         return items if isinstance(obj, list) else {"__t__": "tuple", "items": items}
     if isinstance(obj, dict):
-        return {"__t__": "dict", "items": [[_to_json(k, blobs, depth + 1), _to_json(v, blobs, depth + 1)]
-                                           for k, v in obj.items()]}
+        return {"__t__": "dict", "items": [[_to_json(k, blobs, depth + 1, values),
+                                            _to_json(v, blobs, depth + 1, values)] for k, v in obj.items()]}
     raise WireError(f"an object of type {type(obj).__name__} cannot be sent")
 
 
@@ -167,10 +184,17 @@ def _collect_tensor_sizes(node, sizes, depth):
             if (not isinstance(shape, list) or len(shape) > MAX_NDIM
                     or not all(type(s) is int and 0 <= s < 2**40 for s in shape)):
                 raise WireError("bad tensor shape")
-            if type(blob) is not int or blob in sizes:
-                raise WireError("bad tensor blob index")
             itemsize = 1 if dtype == torch.bool else torch.empty((), dtype=dtype).element_size()
-            sizes[blob] = math.prod(shape) * itemsize
+            if node.get("data", True) is False:
+                # no values: only a meta tensor, never larger than one that carries its data could be
+                if node.get("device") != "meta" or "blob" in node:
+                    raise WireError("only a meta tensor may come without data")
+                if math.prod(shape) * itemsize > MAX_MESSAGE_BYTES:
+                    raise WireError("meta tensor too large")
+            else:
+                if type(blob) is not int or blob in sizes:
+                    raise WireError("bad tensor blob index")
+                sizes[blob] = math.prod(shape) * itemsize
             if node.get("grad") is not None:
                 if not (isinstance(node["grad"], dict) and node["grad"].get("__t__") == "tensor"):
                     raise WireError("a tensor's grad must be a tensor")
@@ -251,8 +275,10 @@ def _expect_list(value):
 def _tensor_from(node, blobs) -> torch.Tensor:
     dtype = DTYPES[node["dtype"]]
     shape = node["shape"]
-    raw = blobs[node["blob"]]
-    if len(raw) == 0:
+    raw = None if node.get("data", True) is False else blobs[node["blob"]]
+    if raw is None:  # checked in _collect_tensor_sizes: a meta tensor, capped
+        t = torch.empty(shape, dtype=dtype, device="meta")
+    elif len(raw) == 0:
         t = torch.empty(shape, dtype=dtype)
     elif dtype == torch.bool:
         t = torch.frombuffer(bytearray(raw), dtype=torch.uint8).to(torch.bool).reshape(shape)

@@ -31,7 +31,7 @@ import torch
 import torch.nn  # noqa: F401
 import torch.nn.functional  # noqa: F401
 
-from autograder.sandbox import child, isolation, wire
+from autograder.sandbox import child, isolation, meta_values, wire
 from autograder.sandbox.channel import Channel, recv_with_fds, send_with_fds
 
 MAX_SPEC_BYTES = 64 * 1024 * 1024
@@ -63,6 +63,12 @@ def warm_up() -> None:
     x.detach().numpy()
     with child.OperatorRecorder():
         torch.ones(2).exp()
+    with meta_values.active("meta"):  # the meta device with values: its first use imports much of torch
+        w = torch.zeros(4, 1, device="meta", requires_grad=True)
+        (torch.tensor([[1.0, 2.0, 3.0, 4.0]], device="meta") @ w).sum().backward()
+        float(w.grad.sum())
+        net.to("meta")
+    meta_values.STATE.clear()
     torch.manual_seed(0)
 
 

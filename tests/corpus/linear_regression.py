@@ -574,3 +574,69 @@ def train_concise(features, labels, lr, num_epochs, batch_size):
 ''', ["gradient descent", "lr=lr"]),
     },
 }
+
+# ----------------------------------------------------------------------------- device handling
+# Right by accident when every tensor is on the CPU; without a GPU the meta device (the grader's
+# stand-in for one, docs/devices.md) tells them apart.
+
+CORRECT["train"]["created_then_moved"] = '''
+def train(features, labels, lr, num_epochs, batch_size):
+    """Parameters made on the CPU, then moved to the data (dtype and device) before they become leaves."""
+    w = torch.normal(0, 0.01, size=(features.shape[1], 1)).to(features).requires_grad_()
+    b = torch.zeros(1).to(features).requires_grad_()
+    for epoch in range(num_epochs):
+        for X, y in data_iter(batch_size, features, labels):
+            squared_loss(linreg(X, w, b), y).sum().backward()
+            sgd([w, b], lr, batch_size)
+    return w, b
+'''
+
+CORRECT["train_concise"]["optimizer_before_moving"] = '''
+def train_concise(features, labels, lr, num_epochs, batch_size):
+    """net.to(device) moves the parameters in place: an optimizer made before still holds them."""
+    net = build_concise_model(features.shape[1])
+    trainer = torch.optim.SGD(net.parameters(), lr=lr)
+    net.to(features.device)
+    loss = nn.MSELoss()
+    for epoch in range(num_epochs):
+        for X, y in data.DataLoader(data.TensorDataset(features, labels), batch_size, shuffle=True):
+            trainer.zero_grad()
+            loss(net(X), y).backward()
+            trainer.step()
+    return net[0].weight.detach(), net[0].bias.detach()
+'''
+
+WRONG["synthetic_data"]["features_on_the_cpu"] = ('''
+def synthetic_data(w, b, num_examples):
+    X = torch.normal(0, 1, (num_examples, len(w)), dtype=w.dtype)
+    y = torch.matmul(X, w) + b
+    y += torch.normal(0, 0.01, y.shape, dtype=w.dtype, device=w.device)
+    return X, y.reshape((-1, 1))
+''', ["every tensor must live on the device"])
+
+WRONG["train"]["parameters_on_the_cpu"] = ('''
+def train(features, labels, lr, num_epochs, batch_size):
+    w = torch.normal(0, 0.01, size=(features.shape[1], 1), dtype=features.dtype, requires_grad=True)
+    b = torch.zeros(1, dtype=features.dtype, requires_grad=True)
+    for epoch in range(num_epochs):
+        for X, y in data_iter(batch_size, features, labels):
+            l = squared_loss(linreg(X, w, b), y)
+            l.sum().backward()
+            sgd([w, b], lr, batch_size)
+    return w, b
+''', ["is on device cpu"])
+
+WRONG["train_concise"]["model_not_moved"] = ('''
+def train_concise(features, labels, lr, num_epochs, batch_size):
+    net = build_concise_model(features.shape[1])
+    loss = nn.MSELoss()
+    trainer = torch.optim.SGD(net.parameters(), lr=lr)
+    loader = data.DataLoader(data.TensorDataset(features, labels), batch_size, shuffle=True)
+    for epoch in range(num_epochs):
+        for X, y in loader:
+            l = loss(net(X), y)
+            trainer.zero_grad()
+            l.backward()
+            trainer.step()
+    return net[0].weight.data, net[0].bias.data
+''', ["every tensor must live on the device"])

@@ -579,3 +579,37 @@ WRONG = {
 ''', ["held-out"]),
     },
 }
+
+# ----------------------------------------------------------------------------- device handling
+# Right by accident when every tensor is on the CPU; without a GPU the meta device (the grader's
+# stand-in for one, docs/devices.md) tells them apart.
+
+CORRECT["train_mlp"]["parameters_moved_in_place"] = '''def train_mlp(X, y, num_hiddens, lr, num_epochs, batch_size):
+    # init_mlp_params' nn.Parameter objects themselves, their data moved to X's device
+    params = init_mlp_params(X[0].numel(), num_hiddens, int(y.max()) + 1)
+    for p in params:
+        p.data = p.data.to(X.device)
+    updater = torch.optim.SGD(params, lr=lr)
+    for epoch in range(num_epochs):
+        for idx in torch.randperm(len(X)).split(batch_size):
+            l = nn.functional.cross_entropy(mlp_forward(X[idx], params), y[idx])
+            updater.zero_grad()
+            l.backward()
+            updater.step()
+    return params
+'''
+
+WRONG["train_mlp"]["parameters_left_on_the_cpu"] = ('''def train_mlp(X, y, num_hiddens, lr, num_epochs, batch_size):
+    params = init_mlp_params(X[0].numel(), num_hiddens, int(y.max()) + 1)
+    loss = nn.CrossEntropyLoss()
+    updater = torch.optim.SGD(params, lr=lr)
+    for epoch in range(num_epochs):
+        order = torch.randperm(len(X), device=X.device)
+        for i in range(0, len(X), batch_size):
+            idx = order[i:i + batch_size]
+            l = loss(mlp_forward(X[idx], params), y[idx])
+            updater.zero_grad()
+            l.backward()
+            updater.step()
+    return params
+''', ["every tensor must live on the device"])

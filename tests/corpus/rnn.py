@@ -97,6 +97,10 @@ STATE_TUPLE_CALL = '''def init_rnn_state(batch_size, num_hiddens, device):
     return tuple([H])
 '''
 
+STATE_IGNORES_DEVICE = '''def init_rnn_state(batch_size, num_hiddens, device):
+    return (torch.zeros((batch_size, num_hiddens)),)
+'''
+
 STATE_BARE = '''def init_rnn_state(batch_size, num_hiddens, device):
     return torch.zeros((batch_size, num_hiddens), device=device)
 '''
@@ -511,6 +515,22 @@ def _train_variant(old: str, new: str) -> str:
     return _TRAIN_REF.replace(old, new)
 
 
+_REF_PARAMS = '''    params = [torch.randn((vocab_size, num_hiddens), device=device) * 0.01,
+              torch.randn((num_hiddens, num_hiddens), device=device) * 0.01,
+              torch.zeros(num_hiddens, device=device),
+              torch.randn((num_hiddens, vocab_size), device=device) * 0.01,
+              torch.zeros(vocab_size, device=device)]'''
+_CPU_PARAMS = '''    params = [torch.randn((vocab_size, num_hiddens)) * 0.01,
+              torch.randn((num_hiddens, num_hiddens)) * 0.01,
+              torch.zeros(num_hiddens),
+              torch.randn((num_hiddens, vocab_size)) * 0.01,
+              torch.zeros(vocab_size)]'''
+# Device handling: right by accident on the CPU; without a GPU the meta device tells them apart.
+TRAIN_PARAMS_ON_CPU = _train_variant(_REF_PARAMS, _CPU_PARAMS)
+TRAIN_OWN_DEVICE = _train_variant("    device = corpus.device\n",
+                                  "    device = 'cuda' if torch.cuda.is_available() else 'cpu'\n")
+TRAIN_CREATED_THEN_MOVED = _train_variant(_REF_PARAMS, _CPU_PARAMS + "\n    params = [p.to(device) for p in params]")
+
 TRAIN_NO_DETACH = _train_variant("            state = tuple(s.detach() for s in state)\n", "")
 
 TRAIN_NO_UPDATE = _train_variant('''            with torch.no_grad():
@@ -618,7 +638,8 @@ CORRECT = {
     "grad_clipping": {"linalg_replace_grads": CLIP_LINALG_REPLACE, "python_norm": CLIP_PYTHON_NORM},
     "train_char_rnn": {"random_sampling": TRAIN_RANDOM_SAMPLING, "optim_sgd": TRAIN_OPTIM,
                        "offset_state_carried_across_epochs": TRAIN_OFFSET_CARRIED,
-                       "short_last_window": TRAIN_SHORT_LAST_WINDOW},
+                       "short_last_window": TRAIN_SHORT_LAST_WINDOW,
+                       "created_on_the_cpu_then_moved": TRAIN_CREATED_THEN_MOVED},
 }
 
 WRONG = {
@@ -639,6 +660,7 @@ WRONG = {
         "list": (STATE_LIST, ["expected a tuple"]),
         "swapped_shape": (STATE_SWAPPED, ["shape"]),
         "float64": (STATE_FLOAT64, ["float32"]),
+        "ignores_device": (STATE_IGNORES_DEVICE, ["is on device cpu"]),
     },
     "rnn_step": {
         "relu": (STEP_RELU, ["tanh"]),
@@ -687,5 +709,7 @@ WRONG = {
         "no_clipping": (TRAIN_NO_CLIPPING, ["not clipped"]),
         "standard_normal_init": (TRAIN_STANDARD_NORMAL_INIT, ["torch.randn(shape) * 0.01"]),
         "gradients_not_cleared": (TRAIN_GRAD_NOT_CLEARED, ["clear them"]),
+        "params_on_the_cpu": (TRAIN_PARAMS_ON_CPU, ["every tensor must live on the device"]),
+        "own_choice_of_device": (TRAIN_OWN_DEVICE, ["every tensor must live on the device"]),
     },
 }
