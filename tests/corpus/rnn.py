@@ -109,6 +109,10 @@ STATE_SWAPPED = '''def init_rnn_state(batch_size, num_hiddens, device):
     return (torch.zeros((num_hiddens, batch_size), device=device),)
 '''
 
+STATE_IGNORES_DEVICE = '''def init_rnn_state(batch_size, num_hiddens, device):
+    return (torch.zeros((batch_size, num_hiddens)),)   # always on the CPU
+'''
+
 STATE_FLOAT64 = '''def init_rnn_state(batch_size, num_hiddens, device):
     return (torch.zeros((batch_size, num_hiddens), dtype=torch.float64, device=device),)
 '''
@@ -501,6 +505,9 @@ TRAIN_GRAD_NOT_CLEARED = _train_variant('''            for param in params:
                 param.grad = None
 ''', "")
 
+TRAIN_LAST_MINIBATCH_PPL = _train_variant("        ppl = perplexity(total_loss / total_tokens)",
+                                          "        ppl = perplexity(loss.item())   # the last minibatch's only")
+
 # The book's sequential partitioning with a random offset per epoch (Python's random), the state
 # created once and carried (detached) across minibatches AND epochs, and a per-epoch loss average.
 TRAIN_OFFSET_CARRIED = '''import random
@@ -603,6 +610,7 @@ WRONG = {
         "list": (STATE_LIST, ["expected a tuple"]),
         "swapped_shape": (STATE_SWAPPED, ["shape"]),
         "float64": (STATE_FLOAT64, ["float32"]),
+        "ignores_device": (STATE_IGNORES_DEVICE, ["test_created_on_the_requested_device", "expected meta"]),
     },
     "rnn_step": {
         "relu": (STEP_RELU, ["tanh"]),
@@ -649,5 +657,6 @@ WRONG = {
         "no_clipping": (TRAIN_NO_CLIPPING, ["not clipped"]),
         "standard_normal_init": (TRAIN_STANDARD_NORMAL_INIT, ["torch.randn(shape) * 0.01"]),
         "gradients_not_cleared": (TRAIN_GRAD_NOT_CLEARED, ["clear them"]),
+        "last_minibatch_perplexity": (TRAIN_LAST_MINIBATCH_PPL, ["test_epoch_perplexity", "LAST minibatch"]),
     },
 }
