@@ -1029,9 +1029,15 @@ class TestBuildConciseModel:
         for k in range(2):
             net, _linears, _shapes, what = _build(student, 5, 2050 + k)
             weights.append(_layer_params(student, net)[0])
-        if weights[0].shape == weights[1].shape and torch.equal(weights[0], weights[1]):
-            raise AssertionError(f"two models from {what}, with the random generators seeded differently before "
-                                 f"each, have the same weight: {RESEED_HINT}")
+        if weights[0].shape != weights[1].shape or not torch.equal(weights[0], weights[1]):
+            return
+        w = weights[0].reshape(-1)
+        if w.numel() and bool((w == w[0]).all()):
+            raise AssertionError(f"the reseeding could not be checked: every entry of the weight of {what} is "
+                                 f"{fmt_number(float(w[0]))}; draw it from N(0, 0.01**2) "
+                                 "(net[0].weight.data.normal_(0, 0.01))")
+        raise AssertionError(f"two models from {what}, with the random generators seeded differently before "
+                             f"each, have the same weight: {RESEED_HINT}")
 
 
 # ============================================================================ train_concise

@@ -96,7 +96,7 @@ from autograder.seeded import SeededInputs
 from autograder.student import StudentError
 from autograder.sandbox.wire import origin_device
 
-from shared_minibatches import close, judge_shuffling, judge_training, runs, stored_order_epoch
+from shared_minibatches import judge_shuffling, judge_training, matching_epochs, stored_order_epoch
 
 SEED = 20_240_611
 _INPUTS = SeededInputs(SEED)
@@ -790,9 +790,14 @@ class TestInitMlpParams:
             label, params = _call_init(student, INIT_SIZES, SEED + 930 + k)
             labels.append(label)
             firsts.append(params[0])
-        if torch.equal(firsts[0], firsts[1]):
-            raise AssertionError(f"two calls of {labels[0]}, with torch's global generator seeded differently before "
-                                 f"each, returned the same W1: {RESEED_HINT}")
+        if not torch.equal(firsts[0], firsts[1]):
+            return
+        if firsts[0].numel() and bool((firsts[0] == firsts[0].reshape(-1)[0]).all()):
+            value = fmt_number(float(firsts[0].reshape(-1)[0]))
+            raise AssertionError(f"the reseeding could not be checked: all entries of W1 returned by {labels[0]} are "
+                                 f"{value}; draw them at random from N(0, 0.01^2) (torch.randn(...) * 0.01)")
+        raise AssertionError(f"two calls of {labels[0]}, with torch's global generator seeded differently before "
+                             f"each, returned the same W1: {RESEED_HINT}")
 
 
 # ============================================================================ training data
@@ -1278,17 +1283,22 @@ class TestTrainConciseMlp:
         X, y = _shuffle_data(1640)
         ends = [_concise_small_run(student, device, X, y, MINIBATCH_LR, num_epochs, batch_size, SEED + 1641,
                                    SEED + 1642 + k) for k in range(3)]
-        first = ends[0][1]
+        start, first = ends[0]
         if not all(len(t) == len(first) and all(a.shape == b.shape and torch.equal(a, b) for a, b in zip(t, first))
                    for _, t in ends[1:]):
             return
-        (stored,) = runs(_concise_grad(reference, X, y), [p.double() for p in ends[0][0]],
-                         [stored_order_epoch(n, batch_size)], num_epochs, lambda size: MINIBATCH_LR)
-        if close(first, stored):
-            return
-        raise AssertionError(f"three runs of {_concise_call(X, MINIBATCH_LR, num_epochs, batch_size)} from the same "
-                             "model, with torch's global generator seeded differently before each, took the same "
-                             f"minibatches in the same order and ended at the same parameters: {RESEED_HINT}")
+        call, grad = _concise_call(X, MINIBATCH_LR, num_epochs, batch_size), _concise_grad(reference, X, y)
+        sequences = matching_epochs(first, start, grad, n, batch_size, num_epochs, MINIBATCH_LR)
+        if not sequences:  # the same end three times, but not minibatch SGD: say what is wrong with it
+            try:
+                judge_training(call, first, start, grad, n, batch_size, num_epochs, MINIBATCH_LR, "the model passed in")
+            except AssertionError as error:
+                raise AssertionError(f"the reseeding could not be checked: {error}") from None
+        if tuple([stored_order_epoch(n, batch_size)] * num_epochs) in sequences:
+            return  # never shuffled: the shuffling test's
+        raise AssertionError(f"three runs of {call} from the same model, with torch's global generator seeded "
+                             "differently before each, took the same minibatches in the same order and ended at the "
+                             f"same parameters: {RESEED_HINT}")
 
     @pytest.mark.points(3)
     def test_accuracy(self, student, device):
