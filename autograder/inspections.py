@@ -87,6 +87,15 @@ COLUMN_VIEW_COPY = ("(lambda o: o.clone(memory_format=torch.contiguous_format) "
                     "if isinstance(o, torch.Tensor) else o)(column_view(X, j))")
 COLUMN_VIEW_AFTER_X_CHANGED = "(lambda out: (X.mul_(-2.0), out)[1])(column_view(X, j))"
 X_AFTER_COLUMN_VIEW_CHANGED = "(lambda out: (out.add_(100.0), X)[1])(column_view(X, j))"
+# the same for a non-contiguous X: the transpose of the bound matrix, made in the sandbox
+COLUMN_VIEW_OF_TRANSPOSED = ("(lambda o: o.clone(memory_format=torch.contiguous_format) "
+                             "if isinstance(o, torch.Tensor) else o)(column_view(X.t(), j))")
+COLUMN_VIEW_OF_TRANSPOSED_AFTER_X_CHANGED = (
+    "(lambda X: (lambda out: (X.mul_(-2.0), out.clone(memory_format=torch.contiguous_format) "
+    "if isinstance(out, torch.Tensor) else out)[1])(column_view(X, j)))(X.t())")
+TRANSPOSED_X_AFTER_COLUMN_VIEW_CHANGED = (
+    "(lambda X: (lambda out: (out.add_(100.0), X.clone(memory_format=torch.contiguous_format))[1])"
+    "(column_view(X, j)))(X.t())")
 VIEW_AFTER_AXPY = "(lambda v: (axpy_(a, x, y), v)[1])(y.view(-1))"
 ARRAY_INFO = "(type(a).__name__, str(getattr(a, 'dtype', '')), a.tolist() if hasattr(a, 'tolist') else None)"
 ARRAY_MODULE_INFO = ("(type(a).__module__.split('.')[0], type(a).__name__, str(getattr(a, 'dtype', '')), "
@@ -127,6 +136,10 @@ SEEDED_MLP = ("(torch.manual_seed(s), torch.nn.Sequential(torch.nn.Flatten(), to
 # ----------------------------------------------------------------------------- rnn
 
 INIT_RNN_STATE_ON_DEVICE = "init_rnn_state(2, 3, torch.device(dev))"
+INIT_RNN_STATE_META_INFO = ("[(type(t).__name__, str(t.device), str(t.dtype), tuple(t.shape)) "
+                            "if isinstance(t, torch.Tensor) else (type(t).__name__,) "
+                            "for t in (lambda s: s if isinstance(s, (tuple, list)) else (s,))"
+                            "(init_rnn_state(2, 3, 'meta'))]")
 GRADS_AFTER_CLIPPING_A_GENERATOR = "[grad_clipping((p for p in ps), theta), [p.grad for p in ps]][1]"
 
 # ----------------------------------------------------------------------------- model_construction
@@ -136,6 +149,8 @@ SEQ_TANH_MODULES = ("[torch.nn.Linear(6, 6), torch.nn.Tanh(), torch.nn.Linear(6,
                     "torch.nn.Linear(6, 6)]")
 SEQ_RELU_MODULES = "[torch.nn.Linear(5, 7), torch.nn.ReLU(), torch.nn.Linear(7, 3)]"
 SEQ_ONE_MODULE = "[torch.nn.Linear(4, 2)]"
+SEQ_REPEATED_MODULES = ("(lambda s: [s, torch.nn.Tanh(), s, torch.nn.ReLU(), torch.nn.Linear(5, 3)])"
+                        "(torch.nn.Linear(5, 5))")
 COUNT_PLAIN_NET = "torch.nn.Sequential(torch.nn.Linear(5, 7), torch.nn.ReLU(), torch.nn.Linear(7, 3))"
 COUNT_NESTED_NET = ("torch.nn.Sequential(torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU()), "
                     "torch.nn.Sequential(torch.nn.Linear(4, 4), torch.nn.Sequential(torch.nn.Linear(4, 2))))")
@@ -143,13 +158,14 @@ COUNT_SHARED_NET = ("(lambda s: torch.nn.Sequential(torch.nn.Linear(4, 6), torch
                     "torch.nn.ReLU(), s, torch.nn.Linear(6, 2)))(torch.nn.Linear(6, 6))")
 COUNT_FROZEN_NET = ("torch.nn.Sequential(torch.nn.Linear(3, 5).requires_grad_(False), torch.nn.ReLU(), "
                     "torch.nn.Linear(5, 2))")
+COUNT_EMPTY_NET = "torch.nn.Sequential(torch.nn.Flatten(), torch.nn.ReLU())"
 INIT_TEST_NET = ("torch.nn.Sequential(torch.nn.Linear(a, b), torch.nn.ReLU(), torch.nn.LayerNorm(b), "
                  "torch.nn.Linear(b, c))")
 IO_NET = ("torch.nn.Sequential(torch.nn.Linear(5, 4), torch.nn.BatchNorm1d(4), torch.nn.ReLU(), "
           "torch.nn.Linear(4, 2))")
 DEVICE_NET = "torch.nn.Sequential(torch.nn.Linear(6, 5), torch.nn.ReLU(), torch.nn.Linear(5, 3))"
-NETWORKS = (SEQ_TANH_MODULES, SEQ_RELU_MODULES, SEQ_ONE_MODULE, COUNT_PLAIN_NET, COUNT_NESTED_NET,
-            COUNT_SHARED_NET, COUNT_FROZEN_NET, INIT_TEST_NET, IO_NET, DEVICE_NET)
+NETWORKS = (SEQ_TANH_MODULES, SEQ_RELU_MODULES, SEQ_ONE_MODULE, SEQ_REPEATED_MODULES, COUNT_PLAIN_NET,
+            COUNT_NESTED_NET, COUNT_SHARED_NET, COUNT_FROZEN_NET, COUNT_EMPTY_NET, INIT_TEST_NET, IO_NET, DEVICE_NET)
 IO_NET_FN = f"lambda: {IO_NET}"
 
 INIT_NORMAL = "init_normal"  # the student's own function, as a handle

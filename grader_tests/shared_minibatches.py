@@ -10,8 +10,12 @@ and the order of the minibatches, so with ``n`` examples there are few possible 
 computes every one of them here, in float64, from the same initial parameters (:func:`runs`), and
 the trained parameters must match one of them (:func:`judge_training`).  When they do not, it
 computes the typical wrong loops (one full-batch step per epoch, the last smaller minibatch dropped,
-another number of epochs, a summed or twice-averaged loss, gradients never zeroed) and names the
-first one that matches.
+a summed or twice-averaged loss, gradients never zeroed, a hard-coded learning rate, another number
+of epochs) and names the first one that matches.
+
+The same runs also tell which minibatches a run took (:func:`matching_epochs`): on a few distinct
+examples every possible run ends somewhere else, so several runs with differently seeded generators
+show whether the loop shuffles, and shuffles at every epoch (:func:`judge_shuffling`).
 
 Why distinct examples, and so few: identical examples would make every order give the same run, but
 they would also hide an example left out (``range(1, n, batch_size)``) and cannot have every class
@@ -28,6 +32,8 @@ from typing import Callable, Iterable
 import torch
 
 TRAIN_RTOL, TRAIN_ATOL = 1e-4, 1e-5  # float32 training against float64 steps
+# The learning rates a loop that ignores its lr argument typically uses instead (the book's and the suites').
+HARD_CODED_LRS = (0.5, 0.1, 1.0, 0.01, 0.03, 0.05, 0.2, 0.3, 0.001)
 
 # (params, indices of one minibatch) -> gradient of the minibatch's MEAN loss w.r.t. each parameter
 Gradient = Callable[[list, tuple], list]
@@ -59,15 +65,16 @@ def epoch_options(n: int, sizes: Iterable[int]) -> list[tuple]:
     return sorted(options)
 
 
-def runs(grad: Gradient, start: list, options: list[tuple], num_epochs: int,
-         lr_of: Callable[[int], float], accumulate: bool = False) -> list[list]:
-    """The parameters after ``num_epochs`` epochs of SGD from ``start``, one list per sequence of epochs
-    drawn from ``options``: each minibatch is one step ``p -= lr_of(size) * gradient``; with
-    ``accumulate`` the gradients are never zeroed (each step uses the sum of all gradients so far)."""
-    states = [(list(start), None)]
+def runs_with_epochs(grad: Gradient, start: list, options: list[tuple], num_epochs: int,
+                     lr_of: Callable[[int], float], accumulate: bool = False) -> list[tuple[tuple, list]]:
+    """``(epochs, parameters)`` for every sequence of ``num_epochs`` epochs drawn from ``options``: the
+    sequence (a tuple of epochs) and the parameters after running it from ``start``; each minibatch is one
+    step ``p -= lr_of(size) * gradient``; with ``accumulate`` the gradients are never zeroed (each step uses
+    the sum of all gradients so far)."""
+    states = [((), list(start), None)]
     for _ in range(num_epochs):
         following = []
-        for params, total in states:
+        for done, params, total in states:
             for epoch in options:
                 p, acc = params, total
                 for batch in epoch:
@@ -76,9 +83,16 @@ def runs(grad: Gradient, start: list, options: list[tuple], num_epochs: int,
                         acc = g if acc is None else [a + b for a, b in zip(acc, g)]
                         g = acc
                     p = [x - lr_of(len(batch)) * y for x, y in zip(p, g)]
-                following.append((p, acc))
+                following.append(((*done, epoch), p, acc))
         states = following
-    return [params for params, _ in states]
+    return [(done, params) for done, params, _ in states]
+
+
+def runs(grad: Gradient, start: list, options: list[tuple], num_epochs: int,
+         lr_of: Callable[[int], float], accumulate: bool = False) -> list[list]:
+    """The parameters after ``num_epochs`` epochs of SGD from ``start``, one list per sequence of epochs
+    drawn from ``options`` (see :func:`runs_with_epochs`)."""
+    return [params for _, params in runs_with_epochs(grad, start, options, num_epochs, lr_of, accumulate)]
 
 
 def close(got: list, want: list) -> bool:
@@ -137,6 +151,11 @@ def judge_training(call: str, trained: list, start: list, grad: Gradient, n: int
     if matches(options, lr_of=lambda size: lr / size):
         raise AssertionError(f"during {call} each step was batch_size times too small: the minibatch's loss was "
                              "averaged twice (a mean loss and a step that divides by batch_size again)")
+    for other in HARD_CODED_LRS:
+        if other != lr and matches(options, lr_of=lambda size, other=other: other):
+            raise AssertionError(f"during {call} every step was taken with learning rate {other}, not with the "
+                                 f"lr={lr} passed in: use the argument lr (torch.optim.SGD(params, lr=lr), or "
+                                 "p -= lr * p.grad), never a fixed number")
     for epochs in range(1, 2 * num_epochs + 1):
         if epochs != num_epochs and matches(options, epochs=epochs):
             raise AssertionError(f"during {call} the model saw {epochs} epoch(s) of data, expected "
@@ -145,3 +164,58 @@ def judge_training(call: str, trained: list, start: list, grad: Gradient, n: int
                          f"SGD over the {n} examples, in any order: expected minibatches of {per_epoch} examples in "
                          f"each epoch, {every}, starting at range(0, n, batch_size); one step on each minibatch's "
                          "MEAN loss with learning rate lr, gradients zeroed before each backward()")
+
+
+def stored_order_epoch(n: int, batch_size: int) -> tuple:
+    """The epoch that visits examples ``0 .. n-1`` in their stored order (no shuffling)."""
+    return tuple(tuple(range(start, min(start + batch_size, n))) for start in range(0, n, batch_size))
+
+
+def matching_epochs(trained: list, start: list, grad: Gradient, n: int, batch_size: int, num_epochs: int,
+                    lr: float) -> list[tuple]:
+    """The sequences of epochs (each a tuple of minibatches) whose run from ``start`` ends at ``trained``."""
+    trained, start = [t.double() for t in trained], [t.double() for t in start]
+    options = epoch_options(n, expected_batches(n, batch_size))
+    return [epochs for epochs, want in runs_with_epochs(grad, start, options, num_epochs, lambda size: lr)
+            if close(trained, want)]
+
+
+def judge_shuffling(call: str, outcomes: list[tuple[list, list]], grad: Gradient, n: int, batch_size: int,
+                    num_epochs: int, lr: float, where: str) -> None:
+    """Raise an AssertionError unless the runs show a new random order of the examples in every epoch.
+
+    ``outcomes`` are ``(start, trained)`` pairs of runs of the same call with the global generators seeded
+    differently (``grad``, ``n`` ... as in :func:`judge_training`).  Each run must be one of the possible
+    runs (otherwise :func:`judge_training` says what is wrong with it); the order is judged over all of them:
+    it fails when every run visited the examples in their stored order in every epoch (never shuffled), or
+    when every run repeated one order in all its epochs (shuffled once, before the epoch loop) -- unless all
+    the runs took the same minibatches, which is one run repeated (the generator reseeded inside the function:
+    not an order to judge, and reported by the suites' reseeding tests).  With 4 examples in minibatches of 2
+    a shuffled epoch (``torch.randperm``, a ``DataLoader``) is one of 6 equally likely ones, so a correct loop
+    fails this over 4 runs of 3 epochs with probability 6^-12 (stored order) or 36^-4 (one order).
+    """
+    stored = tuple([stored_order_epoch(n, batch_size)] * num_epochs)
+    found = []
+    for start, trained in outcomes:
+        if len(trained) != len(start) or any(a.shape != b.shape for a, b in zip(trained, start)):
+            judge_training(call, trained, start, grad, n, batch_size, num_epochs, lr, where)
+        sequences = matching_epochs(trained, start, grad, n, batch_size, num_epochs, lr)
+        if not sequences:
+            try:
+                judge_training(call, trained, start, grad, n, batch_size, num_epochs, lr, where)
+            except AssertionError as error:
+                raise AssertionError(f"the order of the examples could not be judged: {error}") from None
+            raise AssertionError(f"the order of the examples could not be judged: the parameters of {where} after "
+                                 f"{call} are not those of a run of minibatch SGD")
+        found.append(sequences)
+    runs_said = f"{len(outcomes)} runs of {call}, with the random generators seeded differently before each,"
+    if all(stored in sequences for sequences in found):
+        raise AssertionError(f"in {runs_said} every epoch visited the examples in their stored order (0, 1, 2, ...): "
+                             "shuffle them at the start of every epoch (idx = torch.randperm(n), then minibatches "
+                             "of idx; or a DataLoader with shuffle=True)")
+    if all(sequences == found[0] for sequences in found):
+        return  # one run repeated: the function reseeds the generator itself, which a test of its own reports
+    if all(any(len(set(epochs)) == 1 for epochs in sequences) for sequences in found):
+        raise AssertionError(f"in {runs_said} all the epochs of a run visited the examples in the same order: draw "
+                             "a new random order at the start of EVERY epoch (torch.randperm(n) inside the epoch "
+                             "loop, or a DataLoader with shuffle=True), not once before the loop")

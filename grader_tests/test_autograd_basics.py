@@ -285,8 +285,10 @@ class TestColumnView:
     @pytest.mark.points(2)
     def test_is_a_view(self, student, device):
         """The result shares X's memory, in both directions: X.mul_(-2) shows in the result, and
-        result.add_(100) shows in column j of X and nowhere else (catches clone(), contiguous(),
-        torch.tensor/torch.stack copies and list indexing)."""
+        result.add_(100) shows in column j of X and nowhere else, also for a non-contiguous X (the
+        transpose A.t() of a stored matrix, made in the sandbox) (catches clone(), contiguous(),
+        torch.tensor/torch.stack copies, list indexing, and X.reshape(-1)[j::m] or X.flatten()[...],
+        which are views only when X is contiguous)."""
         for X, j in [(_randn((4, 3), 110), 1), (_randn((3, 3), 111), -1)]:
             what = f"column_view(X, {j}) for {fmt_tensor('X', X)}"
             out = _column_result(student, X, j, what)
@@ -299,6 +301,28 @@ class TestColumnView:
                 raise AssertionError(f"{what}: after X.mul_(-2.0) the tensor returned by column_view did not "
                                      f"change -- {copy_hint}")
             X_after = _eval(student, inspections.X_AFTER_COLUMN_VIEW_CHANGED, what, X=X, j=j)
+            expected = X.double().clone()
+            expected[:, j] += 100.0
+            if not _close(X_after, expected, 1e-6, 1e-5):
+                raise AssertionError(f"{what}: after result.add_(100.0), column {j} of X should have grown by "
+                                     f"100 (and nothing else changed) -- {copy_hint}")
+        for A, j in [(_randn((3, 4), 120), 1), (_randn((5, 3), 121), -1)]:  # X = A.t() is not contiguous
+            X = A.t()
+            what = (f"column_view(X, {j}) for a non-contiguous X of shape {tuple(X.shape)} (a transposed matrix, "
+                    f"X = A.t())")
+            hint = ("basic indexing works on any strides: return X[:, j] itself; reshape, flatten and contiguous() "
+                    "copy a non-contiguous X, and view(-1) refuses it")
+            out = _eval(student, inspections.COLUMN_VIEW_OF_TRANSPOSED, what, hint=hint, X=A, j=j)
+            assert_tensor_close(out, X[:, j].double(), rtol=0, atol=0, what=what, dtype=X.dtype, device=device,
+                                hint=lambda o, X=X, j=j: _column_hint(o, X, j))
+            copy_hint = ("the result is a copy, not a view, when X is not contiguous: return X[:, j] itself (basic "
+                         "indexing gives a view whatever the strides); X.reshape(-1), X.flatten() and "
+                         "X.contiguous() copy a non-contiguous X")
+            after = _eval(student, inspections.COLUMN_VIEW_OF_TRANSPOSED_AFTER_X_CHANGED, what, hint=hint, X=A, j=j)
+            if not _close(after, -2.0 * X[:, j].double(), 0, 0):
+                raise AssertionError(f"{what}: after X.mul_(-2.0) the tensor returned by column_view did not "
+                                     f"change -- {copy_hint}")
+            X_after = _eval(student, inspections.TRANSPOSED_X_AFTER_COLUMN_VIEW_CHANGED, what, hint=hint, X=A, j=j)
             expected = X.double().clone()
             expected[:, j] += 100.0
             if not _close(X_after, expected, 1e-6, 1e-5):

@@ -16,6 +16,10 @@ Decisions documented here:
   chance while a missing bias, a missing noise, noise of the wrong scale or uniform features do.
   ``build_concise_model``: the weight's mean and standard deviation over 2000 entries, a bias of
   exactly 0.
+* Seeding inside a function (the notebook forbids it) is caught by outcome: two calls with the global
+  generators seeded differently must draw differently (``synthetic_data``'s X, ``train``'s initial w
+  with ``num_epochs=0``, ``build_concise_model``'s weight; ``data_iter``'s order and
+  ``train_concise``'s end point have their own tests).
 * ``data_iter``: any iterable of ``(X, y)`` minibatches is accepted -- a generator (the book's
   way, and what the stub asks for), a ``DataLoader``, or a list of all the minibatches, because the
   training loop ``for X, y in data_iter(...)`` works the same with each.  What is checked is the
@@ -28,8 +32,8 @@ Decisions documented here:
   ``y.reshape(-1, 1)`` are all correct.
 * ``sgd`` is graded exactly as in ``softmax_regression`` (same contract, DESIGN §5); ``p.grad`` may
   be zeroed in place or set to ``None``.
-* ``train`` must use the student's own ``linreg``, ``squared_loss`` and ``sgd`` (AST check: the
-  names appear in ``train``'s body) and none of the library shortcuts (``torch.optim``,
+* ``train`` must use the student's own ``data_iter``, ``linreg``, ``squared_loss`` and ``sgd`` (AST
+  check: the names appear in ``train``'s body) and none of the library shortcuts (``torch.optim``,
   ``nn.Linear``, ``nn.MSELoss``, a closed-form solve).  So a bug in one of those functions can
   cost ``train``'s points as well; the messages say so.  ``train`` is graded on short seeded runs
   (the book's hyperparameters: lr 0.03, 3 epochs, batch size 10, 1000 examples, a fraction of a
@@ -101,6 +105,11 @@ TRAIN_OPS = {
     **ban("a linear-algebra solver", TRAIN_BANNED["torch.linalg"], "linalg_*", "_linalg_*"),
     **ban("a torch.optim optimizer", TRAIN_BANNED["torch.optim"], "<region Optimizer.*>"),
 }
+
+
+RESEED_HINT = ("the function seeds a random generator itself (torch.manual_seed inside it?), so every call "
+               "draws the same numbers; draw from the global generators without reseeding them (the grader "
+               "seeds them before each call)")
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -271,6 +280,16 @@ class TestSyntheticData:
             raise AssertionError(f"y from {what} is not X @ w + b plus noise of standard deviation 0.01: the "
                                  f"residual has mean {fmt_number(res.mean().item())} and standard deviation "
                                  f"{fmt_number(std)}" + (f": {h}" if (h := _residual_hint(res, OTHER_B)) else ""))
+
+    @pytest.mark.points(1)
+    def test_new_draws_every_call(self, student, device):
+        """Two calls with the global generators seeded differently before each return different X
+        (catches torch.manual_seed inside synthetic_data, which makes every data set the same)."""
+        w = torch.tensor(TRUE_W)
+        (X1, _y1, what), (X2, _y2, _) = (_synthetic(student, w, TRUE_B, 50, 50 + k) for k in range(2))
+        if X1.shape == X2.shape and torch.equal(X1, X2):
+            raise AssertionError(f"two calls of {what}, with the random generators seeded differently before each, "
+                                 f"returned the same X: {RESEED_HINT}")
 
 
 # ============================================================================ data_iter
@@ -841,6 +860,35 @@ class TestTrain:
                     "range(num_epochs)")
 
     @pytest.mark.points(1)
+    def test_does_not_reseed(self, student, device):
+        """With num_epochs=0 (train returns its initial parameters), two calls with the global generators
+        seeded differently before each do not return the same random w (catches torch.manual_seed inside
+        train, which makes every run start from the same w; a constant start such as zeros passes)."""
+        features, labels = _regression_data(OTHER_W, OTHER_B, 100, 1550)
+        what = "train(features, labels, lr=0.03, num_epochs=0, batch_size=10) for 100 examples with 3 features"
+        ws = []
+        for k in range(2):
+            try:
+                value = student.call("train", features, labels, 0.03, 0, 10, seed=SEED + 1550 + k,
+                                     timeout=TRAIN_TIMEOUT).value
+            except AssertionError as error:
+                fail_with_hint(error, _shape_or_own_hint(str(error)))
+            if not isinstance(value, (tuple, list)) or len(value) != 2:
+                raise AssertionError(f"{what} returned {describe(value)}, expected the pair (w, b)")
+            assert_is_tensor(value[0], what=f"w returned by {what}")
+            ws.append(value[0])
+        if ws[0].shape != ws[1].shape or not torch.equal(ws[0], ws[1]):
+            return
+        w = ws[0].double().reshape(-1)
+        if not bool((w.abs() <= 0.05).all()):
+            raise AssertionError(f"the reseeding could not be checked: {what} returned w = {_fmt_list(w.tolist())}, "
+                                 "not initial parameters (w drawn from N(0, 0.01**2)); with no epoch to run, return "
+                                 "the initial w and b")
+        if bool((w != w[0]).any()):  # a random draw, the same twice (a constant start such as zeros is allowed)
+            raise AssertionError(f"two calls of {what}, with the random generators seeded differently before each, "
+                                 f"returned the same initial w = {_fmt_list(w.tolist())}: {RESEED_HINT}")
+
+    @pytest.mark.points(1)
     def test_full_batch_steps(self, student, device):
         """With batch_size = n each epoch is one exact gradient-descent step on the mean of the squared
         losses: the result after 3 epochs is predictable (catches ignoring lr or batch_size, a loss
@@ -855,7 +903,7 @@ class TestTrain:
 
     @pytest.mark.points(1)
     def test_from_scratch(self, student):
-        """train uses the student's own linreg, squared_loss and sgd, and no library shortcut (torch.optim,
+        """train uses the student's own data_iter, linreg, squared_loss and sgd, and no library shortcut (torch.optim,
         nn.Linear, nn.MSELoss, a closed-form solve) (AST check, then the ATen operators its run dispatched),
         and takes correct full-batch steps."""
         problems = find_banned(student.source, "train", TRAIN_BANNED)
@@ -864,7 +912,7 @@ class TestTrain:
         if used is None:
             raise AssertionError("could not find a module-level `def train` in your answers (or the code does not "
                                  "parse) to check that it uses your own functions")
-        missing = [name for name in ("linreg", "squared_loss", "sgd") if name not in used]
+        missing = [name for name in ("data_iter", "linreg", "squared_loss", "sgd") if name not in used]
         if missing:
             raise AssertionError(f"train does not use your own {', '.join(missing)}: train is the from-scratch "
                                  "training loop built from your data_iter, linreg, squared_loss and sgd")
@@ -963,6 +1011,24 @@ class TestBuildConciseModel:
                             what=f"net(X) for the model of {what} and {fmt_tensor('X', X)}",
                             hint=lambda o: ("the model's output must be just the linear layer's, "
                                             "X @ weight.T + bias: no activation or other layer"))
+
+    @pytest.mark.points(1)
+    def test_new_draws_every_call(self, student):
+        """Two models built with the global generators seeded differently before each have different weights
+        (catches torch.manual_seed inside build_concise_model, which makes every model start the same)."""
+        weights = []
+        for k in range(2):
+            net, _linears, _shapes, what = _build(student, 5, 2050 + k)
+            weights.append(_layer_params(student, net)[0])
+        if weights[0].shape != weights[1].shape or not torch.equal(weights[0], weights[1]):
+            return
+        w = weights[0].reshape(-1)
+        if w.numel() and bool((w == w[0]).all()):
+            raise AssertionError(f"the reseeding could not be checked: every entry of the weight of {what} is "
+                                 f"{fmt_number(float(w[0]))}; draw it from N(0, 0.01**2) "
+                                 "(net[0].weight.data.normal_(0, 0.01))")
+        raise AssertionError(f"two models from {what}, with the random generators seeded differently before "
+                             f"each, have the same weight: {RESEED_HINT}")
 
 
 # ============================================================================ train_concise

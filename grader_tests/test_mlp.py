@@ -49,10 +49,24 @@ Decisions documented here:
   same initial draws), for ``train_concise_mlp`` the grader's model read before the call.  The
   trained parameters must match one of them (rtol 1e-4, atol 1e-5); otherwise the message names the
   typical wrong loop they match (full batch, last minibatch dropped, another number of epochs, a
-  summed loss, ...).  Any order, shuffling or not, a forward pass written out instead of
-  ``mlp_forward``, ``DataLoader`` without ``drop_last``, all pass.  The contract of ``train_mlp``
-  needs every class present (``q = int(y.max()) + 1``), so its 3 examples have 3 classes; a data set
-  of a single example (label 0) must also not fail.
+  summed loss, ...).  Any order, a forward pass written out instead of ``mlp_forward``,
+  ``DataLoader`` without ``drop_last``, all pass there.  The contract of ``train_mlp`` needs every
+  class present (``q = int(y.max()) + 1``), so its 3 examples have 3 classes; a data set of a single
+  example (label 0) must also not fail.  Every training test above uses lr = 0.5, so the same check
+  runs once more with lr = 0.2 (``test_uses_lr``: a hard-coded learning rate fails it, and for
+  ``train_mlp``, whose initial parameters are read with lr = 0, two calls that agree for lr = 0 and
+  lr > 0 are reported as such).
+* Shuffling is read from the outcome too: 4 runs on 4 distinct examples of 4 classes (minibatches of
+  2, 3 epochs), the global generator seeded differently before each; each run's parameters match
+  exactly one of the 216 possible runs (they are at least ~500 tolerances apart on this data), which
+  tells which minibatches it took (``shared_minibatches.judge_shuffling``).  Stored order in every
+  epoch of every run (no shuffling), or one order repeated in every epoch of every run (a shuffle
+  before the epoch loop), fails; a correct loop does so with probability 6^-12 or 36^-4.
+* Reseeding inside a function (the notebook forbids it: the grader seeds the global generator
+  before each call) is caught by outcome: ``init_mlp_params`` and ``train_mlp`` (lr = 0, so its
+  initial parameters) return the same tensors for two different seeds, ``train_concise_mlp`` ends
+  three differently seeded runs from the same model at the same parameters (unless they kept the
+  stored order: that is the shuffling test's).
 * ``build_concise_mlp`` is checked on the live module through ``student.eval``: four children
   ``Flatten, Linear(d, h), ReLU, Linear(h, q)``, weights ~ N(0, 0.01^2) (biases free: the book keeps
   PyTorch's default), and its output against the reference forward pass computed with the
@@ -83,7 +97,7 @@ from autograder.seeded import SeededInputs
 from autograder.student import StudentError
 from autograder.sandbox.wire import origin_device
 
-from shared_minibatches import judge_training
+from shared_minibatches import judge_shuffling, judge_training, matching_epochs, stored_order_epoch
 
 SEED = 20_240_611
 _INPUTS = SeededInputs(SEED)
@@ -107,6 +121,10 @@ MLP_FORWARD_OPS = ban("PyTorch's built-in activation kernel", "build the network
 DETACHED_HINT = ("if the values pass their own test, a wrong gradient usually means part of the computation "
                  "is cut out of the autograd graph (.detach(), .data, .item(), .numpy(), torch.tensor(...) of "
                  "intermediate results, or in-place changes of a tensor autograd still needs)")
+
+RESEED_HINT = ("the function seeds the generator itself (torch.manual_seed inside it?), so every call draws the "
+               "same numbers; draw from torch's global generator without reseeding it (the grader seeds it "
+               "before each call)")
 
 # Training runs: data, hyper-parameters, threshold (see the module docstring).
 TRAIN_TIMEOUT = 10.0
@@ -733,6 +751,25 @@ class TestInitMlpParams:
                     "then call .requires_grad_()")
 
 
+    @pytest.mark.points(1)
+    def test_does_not_reseed(self, student):
+        """Two calls with torch's global generator seeded differently before each draw different weights
+        (catches torch.manual_seed inside init_mlp_params, which makes every initialisation the same)."""
+        labels, firsts = [], []
+        for k in range(2):
+            label, params = _call_init(student, INIT_SIZES, SEED + 930 + k)
+            labels.append(label)
+            firsts.append(params[0])
+        if not torch.equal(firsts[0], firsts[1]):
+            return
+        if firsts[0].numel() and bool((firsts[0] == firsts[0].reshape(-1)[0]).all()):
+            value = fmt_number(float(firsts[0].reshape(-1)[0]))
+            raise AssertionError(f"the reseeding could not be checked: all entries of W1 returned by {labels[0]} are "
+                                 f"{value}; draw them at random from N(0, 0.01^2) (torch.randn(...) * 0.01)")
+        raise AssertionError(f"two calls of {labels[0]}, with torch's global generator seeded differently before "
+                             f"each, returned the same W1: {RESEED_HINT}")
+
+
 # ============================================================================ training data
 
 
@@ -824,6 +861,40 @@ def _minibatch_data(offset, n):
     return X[:n].contiguous(), y[:n].contiguous()
 
 
+OTHER_LR = 0.2  # the learning-rate test: every other training test uses 0.5
+SHUFFLE_CASE = (4, 2, 3)  # (n, batch_size, num_epochs) of the shuffling tests, run SHUFFLE_RUNS times
+SHUFFLE_RUNS = 4
+
+
+def _train_mlp_call(X, lr, num_epochs, batch_size):
+    return (f"train_mlp(X of shape {fmt_shape(X.shape)}, y, num_hiddens=5, lr={lr}, num_epochs={num_epochs}, "
+            f"batch_size={batch_size})")
+
+
+def _start_and_trained(student, X, y, lr, num_epochs, batch_size, seed):
+    """The parameters train_mlp returns with lr = 0 (its initial parameters) and with ``lr``, the global
+    generator seeded with ``seed`` before each call (so both draw the same initial parameters), as float64
+    lists, and the call's description; fails when the two agree (the learning rate is not used)."""
+    call = _train_mlp_call(X, lr, num_epochs, batch_size)
+    try:
+        start = student.call("train_mlp", X, y, 5, 0.0, num_epochs, batch_size, seed=seed,
+                             timeout=TRAIN_TIMEOUT).value
+        trained = student.call("train_mlp", X, y, 5, lr, num_epochs, batch_size, seed=seed,
+                               timeout=TRAIN_TIMEOUT).value
+    except StudentError as error:
+        raise AssertionError(f"{call} failed: {error}") from None
+    start = _trained_list(start, _train_mlp_call(X, 0.0, num_epochs, batch_size))
+    trained = _trained_list(trained, call)
+    if all(a.shape == b.shape for a, b in zip(start, trained)) and \
+            all(torch.allclose(a, b, rtol=1e-6, atol=1e-7) for a, b in zip(start, trained)):
+        raise AssertionError(
+            f"{call} and the same call with lr=0.0 (the global generator seeded the same way before each) returned "
+            "the same parameters, so they do not depend on the learning rate: take every SGD step with the lr "
+            "passed in (torch.optim.SGD(params, lr=lr), or p -= lr * p.grad), never a fixed number -- or, if "
+            "the parameters never change, compute each minibatch's loss, call backward() and take the step")
+    return start, trained, call
+
+
 def _mean_ce_grad(forward, X, y):
     """The gradient of the mean cross-entropy of ``forward(X[batch], params)`` on a minibatch (float64)."""
     X64 = X.double()
@@ -834,6 +905,12 @@ def _mean_ce_grad(forward, X, y):
         loss = torch.nn.functional.cross_entropy(forward(X64[idx], p), y[idx])
         return [g.detach() for g in torch.autograd.grad(loss, p)]
     return grad
+
+
+def _shuffle_data(offset):
+    """4 examples of shape (2, 3) with 4 different labels: the examples a minibatch holds show in the steps."""
+    X, y, _, _ = _synthetic_images(offset, 4, (2, 3), n_train=4, n_test=4)
+    return X.contiguous(), y.contiguous()
 
 
 def _trained_list(value, label):
@@ -895,18 +972,7 @@ class TestTrainMlp:
         loss, sizes read from X[1])."""
         n, batch_size, num_epochs = MINIBATCH_CASE
         X, y = _minibatch_data(1500, n)
-        call = (f"train_mlp(X of shape {fmt_shape(X.shape)}, y, num_hiddens=5, lr={MINIBATCH_LR}, "
-                f"num_epochs={num_epochs}, batch_size={batch_size})")
-        seed = SEED + 1501
-        try:
-            start = student.call("train_mlp", X, y, 5, 0.0, num_epochs, batch_size, seed=seed,
-                                 timeout=TRAIN_TIMEOUT).value
-            trained = student.call("train_mlp", X, y, 5, MINIBATCH_LR, num_epochs, batch_size, seed=seed,
-                                   timeout=TRAIN_TIMEOUT).value
-        except StudentError as error:
-            raise AssertionError(f"{call} failed: {error}") from None
-        start = _trained_list(start, call.replace(f"lr={MINIBATCH_LR}", "lr=0.0"))
-        trained = _trained_list(trained, call)
+        start, trained, call = _start_and_trained(student, X, y, MINIBATCH_LR, num_epochs, batch_size, SEED + 1501)
         judge_training(call, trained, start, _mean_ce_grad(reference.mlp_forward, X, y), n, batch_size, num_epochs,
                        MINIBATCH_LR, "the list it returned")
         n, batch_size, num_epochs = SINGLE_CASE
@@ -917,6 +983,53 @@ class TestTrainMlp:
             raise AssertionError(f"train_mlp(X of shape {fmt_shape(X.shape)}, y, num_hiddens=5, lr=0.1, "
                                  f"num_epochs={num_epochs}, batch_size={batch_size}) failed (a data set of a single "
                                  f"example: X[0] is the only example): {error}") from None
+
+
+    @pytest.mark.points(1)
+    def test_uses_lr(self, student, reference, device):
+        """The same minibatch check with lr = 0.2 (every other training test uses 0.5): the parameters depend
+        on lr and are those of a run with steps of lr = 0.2 (catches a hard-coded learning rate)."""
+        n, batch_size, num_epochs = MINIBATCH_CASE
+        X, y = _minibatch_data(1520, n)
+        start, trained, call = _start_and_trained(student, X, y, OTHER_LR, num_epochs, batch_size, SEED + 1521)
+        judge_training(call, trained, start, _mean_ce_grad(reference.mlp_forward, X, y), n, batch_size, num_epochs,
+                       OTHER_LR, "the list it returned")
+
+    @pytest.mark.points(1)
+    def test_new_random_order_every_epoch(self, student, reference, device):
+        """Four runs on 4 distinct examples of 4 classes (batch_size 2, 3 epochs), the global generator seeded
+        differently before each: which minibatches each run took is read from its parameters (every possible
+        run is computed here), and the examples must not come in their stored order in every epoch of every
+        run, nor in one order repeated in every epoch (catches a loop without shuffling and a shuffle done
+        once)."""
+        n, batch_size, num_epochs = SHUFFLE_CASE
+        X, y = _shuffle_data(1530)
+        outcomes = []
+        for k in range(SHUFFLE_RUNS):
+            start, trained, call = _start_and_trained(student, X, y, MINIBATCH_LR, num_epochs, batch_size,
+                                                      SEED + 1531 + k)
+            outcomes.append((start, trained))
+        judge_shuffling(call, outcomes, _mean_ce_grad(reference.mlp_forward, X, y), n, batch_size, num_epochs,
+                        MINIBATCH_LR, "the list it returned")
+
+    @pytest.mark.points(1)
+    def test_does_not_reseed(self, student, device):
+        """Two runs with lr = 0 (which return the initial parameters), the global generator seeded differently
+        before each, start from different parameters (catches torch.manual_seed inside train_mlp)."""
+        n, batch_size, num_epochs = MINIBATCH_CASE
+        X, y = _minibatch_data(1540, n)
+        starts = []
+        for k in range(2):
+            try:
+                value = student.call("train_mlp", X, y, 5, 0.0, num_epochs, batch_size, seed=SEED + 1541 + k,
+                                     timeout=TRAIN_TIMEOUT).value
+            except StudentError as error:
+                raise AssertionError(f"{_train_mlp_call(X, 0.0, num_epochs, batch_size)} failed: {error}") from None
+            starts.append(_trained_list(value, _train_mlp_call(X, 0.0, num_epochs, batch_size)))
+        if all(a.shape == b.shape and torch.equal(a, b) for a, b in zip(*starts)):
+            raise AssertionError(f"two runs of {_train_mlp_call(X, 0.0, num_epochs, batch_size)}, with torch's global "
+                                 "generator seeded differently before each, returned the same parameters (with lr=0 "
+                                 f"they are the initial ones): {RESEED_HINT}")
 
 
 # ============================================================================ build_concise_mlp
@@ -1044,6 +1157,26 @@ def _run_train_concise(student, device):
     return label, net, before, after, X_test, y_test
 
 
+def _concise_call(X, lr, num_epochs, batch_size):
+    return (f"train_concise_mlp(net, X of shape {fmt_shape(X.shape)}, y, lr={lr}, num_epochs={num_epochs}, "
+            f"batch_size={batch_size})")
+
+
+def _concise_small_run(student, device, X, y, lr, num_epochs, batch_size, net_seed, seed):
+    """Train the grader's seeded nn.Sequential (6 -> 5 -> q classes) on ``X``; its parameters before and after."""
+    net = student.eval(inspections.SEEDED_MLP, s=net_seed, d=6, h=5, q=int(y.max()) + 1, dev=device)
+    start = [p.double() for p in student.eval(inspections.PARAMS_COPY, net=net)]
+    student.call("train_concise_mlp", net, X, y, lr, num_epochs, batch_size, seed=seed, timeout=TRAIN_TIMEOUT)
+    return start, student.eval(inspections.PARAMS_COPY, net=net)
+
+
+def _concise_grad(reference, X, y):
+    """The minibatch gradient for the grader's nn.Sequential, whose Linear weights are (out, in)."""
+    def forward(X_batch, p):
+        return reference.mlp_forward(X_batch, [p[0].T, p[1], p[2].T, p[3]])
+    return _mean_ce_grad(forward, X, y)
+
+
 class TestTrainConciseMlp:
     pytestmark = [pytest.mark.exercise("train_concise_mlp")]
 
@@ -1085,6 +1218,58 @@ class TestTrainConciseMlp:
             return reference.mlp_forward(X_batch, [p[0].T, p[1], p[2].T, p[3]])
         judge_training(call, trained, start, _mean_ce_grad(forward, X, y), n, batch_size, num_epochs, MINIBATCH_LR,
                        "the model passed in")
+
+    @pytest.mark.points(1)
+    def test_uses_lr(self, student, reference, device):
+        """The same minibatch check with lr = 0.2 (every other training test uses 0.5): the parameters are
+        those of a run with steps of lr = 0.2 (catches a hard-coded learning rate)."""
+        n, batch_size, num_epochs = MINIBATCH_CASE
+        X, y = _minibatch_data(1620, n)
+        start, trained = _concise_small_run(student, device, X, y, OTHER_LR, num_epochs, batch_size, SEED + 1621,
+                                            SEED + 1622)
+        judge_training(_concise_call(X, OTHER_LR, num_epochs, batch_size), trained, start,
+                       _concise_grad(reference, X, y), n, batch_size, num_epochs, OTHER_LR, "the model passed in")
+
+    @pytest.mark.points(1)
+    def test_new_random_order_every_epoch(self, student, reference, device):
+        """Four runs on 4 distinct examples of 4 classes (batch_size 2, 3 epochs) from the same initial model,
+        the global generator seeded differently before each: which minibatches each run took is read from the
+        trained parameters (every possible run is computed here), and the examples must not come in their
+        stored order in every epoch of every run, nor in one order repeated in every epoch (catches a loop
+        without shuffling and a shuffle done once)."""
+        n, batch_size, num_epochs = SHUFFLE_CASE
+        X, y = _shuffle_data(1630)
+        outcomes = [_concise_small_run(student, device, X, y, MINIBATCH_LR, num_epochs, batch_size, SEED + 1631,
+                                       SEED + 1632 + k) for k in range(SHUFFLE_RUNS)]
+        judge_shuffling(_concise_call(X, MINIBATCH_LR, num_epochs, batch_size), outcomes,
+                        _concise_grad(reference, X, y), n, batch_size, num_epochs, MINIBATCH_LR, "the model passed in")
+
+    @pytest.mark.points(1)
+    def test_does_not_reseed(self, student, reference, device):
+        """Three runs on 4 distinct examples (batch_size 2, 3 epochs) from the same initial model, the global
+        generator seeded differently before each, do not all end at the same parameters -- unless they all kept
+        the stored order, which the shuffling test reports (catches torch.manual_seed inside
+        train_concise_mlp, which makes every run take the same minibatches)."""
+        n, batch_size, num_epochs = SHUFFLE_CASE
+        X, y = _shuffle_data(1640)
+        ends = [_concise_small_run(student, device, X, y, MINIBATCH_LR, num_epochs, batch_size, SEED + 1641,
+                                   SEED + 1642 + k) for k in range(3)]
+        start, first = ends[0]
+        if not all(len(t) == len(first) and all(a.shape == b.shape and torch.equal(a, b) for a, b in zip(t, first))
+                   for _, t in ends[1:]):
+            return
+        call, grad = _concise_call(X, MINIBATCH_LR, num_epochs, batch_size), _concise_grad(reference, X, y)
+        sequences = matching_epochs(first, start, grad, n, batch_size, num_epochs, MINIBATCH_LR)
+        if not sequences:  # the same end three times, but not minibatch SGD: say what is wrong with it
+            try:
+                judge_training(call, first, start, grad, n, batch_size, num_epochs, MINIBATCH_LR, "the model passed in")
+            except AssertionError as error:
+                raise AssertionError(f"the reseeding could not be checked: {error}") from None
+        if tuple([stored_order_epoch(n, batch_size)] * num_epochs) in sequences:
+            return  # never shuffled: the shuffling test's
+        raise AssertionError(f"three runs of {call} from the same model, with torch's global generator seeded "
+                             "differently before each, took the same minibatches in the same order and ended at the "
+                             f"same parameters: {RESEED_HINT}")
 
     @pytest.mark.points(3)
     def test_accuracy(self, student, device):

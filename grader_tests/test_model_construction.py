@@ -31,6 +31,12 @@ Decisions documented here:
   which breaks on a GPU, loses that point on a CPU-only grader too.
 * ``to_device`` is also checked on the ``meta`` device, which every build of torch has: forgetting
   to move the input or the module, or ignoring ``device``, fails there without a GPU.
+* ``to_device``'s meta check also reads the parameters of the ``net`` passed in: moving a copy of it
+  computes the right output and leaves the caller's module behind.
+* ``MySequential`` is also given one module twice (``nn.Sequential`` runs it twice): a ``forward``
+  over ``self.children()`` runs it once.  ``count_parameters`` is also given a module without any
+  parameter (0).  ``MyLinear``'s ``torch.randn`` initialisation is graded on a seeded draw's mean,
+  standard deviation and share of negative entries (``torch.rand`` has none).
 * Initialisation is graded on statistics of a seeded draw (std within 3%, mean within 5 standard
   errors, the uniform bound of Xavier) and on exact zeros for the biases; a ``LayerNorm`` in the
   network must keep its weight 1 and bias 0 (``init_*`` touches ``nn.Linear`` only).
@@ -263,8 +269,9 @@ SEQ_CASES = [  # public expressions for the modules given to MySequential, and t
 ]
 
 
-def _seq_modules(student, k):
-    expr, _ = SEQ_CASES[k]
+def _seq_modules(student, k, expr=None):
+    """The modules of ``SEQ_CASES[k]`` (or of ``expr``) built in the sandbox, and their float64 twins here."""
+    expr = expr or SEQ_CASES[k][0]
     mods = _trusted_modules(student, expr, SEED + 100 + k)
     values = student.eval(inspections.MODULE_PARAMS, mods=mods)
     twins = eval(expr, {"torch": torch})  # the grader's own float64 copies
@@ -328,6 +335,30 @@ class TestMySequential:
                     pass
             _check_forward(out, expected, f"{what}, applied to X of shape {shape}", device,
                            hint=_alternatives_hint(alternatives))
+
+    @pytest.mark.points(1)
+    def test_module_given_twice(self, student, reference, device):
+        """MySequential(lin, Tanh(), lin, ReLU(), Linear(5, 3)), the same nn.Linear given twice, applies it
+        twice, like nn.Sequential (catches a forward that loops over self.children() or self.modules(),
+        which list a module once however often it was given)."""
+        mods, twins = _seq_modules(student, 5, inspections.SEQ_REPEATED_MODULES)
+        what = "MySequential(lin, nn.Tanh(), lin, nn.ReLU(), nn.Linear(5, 3)), one nn.Linear(5, 5) lin given twice"
+        net = _expect_module(student, student.call("MySequential", *mods).value, what)
+        _move(student, net, device, what)
+        X = _randn((4, 5), 130)
+        try:
+            out = net(X)
+        except AssertionError as error:
+            raise _rephrase(error, f"{what}, applied to X of shape (4, 5), raised") from None
+        X64 = X.double()
+        expected = reference.MySequential(*twins)(X64).detach()
+        once = X64
+        for m in [twins[0], twins[1], twins[3], twins[4]]:  # what a loop over self.children() runs
+            once = m(once)
+        _check_forward(out, expected, f"{what}, applied to X of shape (4, 5)", device, hint=_alternatives_hint([
+            (once.detach(), "lin ran only once: self.children() and self.modules() list a module once however "
+                            "often it was given; loop over self._modules.values() (which keeps every position), "
+                            "as the book does")]))
 
     @pytest.mark.points(1)
     def test_written_by_hand(self, student, reference):
@@ -689,6 +720,31 @@ class TestMyLinear:
                                      "does by default)")
 
     @pytest.mark.points(1)
+    def test_drawn_from_randn(self, student):
+        """MyLinear(64, 48), seeded: weight and bias are draws from the standard normal distribution
+        (torch.randn), judged by their mean, standard deviation and share of negative entries (catches
+        torch.rand, which is uniform on [0, 1), a scaled randn, and zeros)."""
+        in_units, units = 64, 48
+        layer = _build(student, "MyLinear", in_units, units, seed=SEED + 650)
+        weight, bias = _mylinear_params(student, layer, in_units, units)
+        # standard errors: 1/sqrt(3072) = 0.018 (mean), 0.013 (std), 0.009 (share); 48 entries for the bias
+        for name, t, mean_bound, std_band, share_band in (
+                ("weight", weight, 0.11, (0.9, 1.1), (0.45, 0.55)), ("bias", bias, 0.9, (0.5, 1.6), (0.2, 0.8))):
+            v = t.double().reshape(-1)
+            mean, std, share = float(v.mean()), float(v.std()), float((v < 0).double().mean())
+            if (abs(mean) <= mean_bound and std_band[0] <= std <= std_band[1]
+                    and share_band[0] <= share <= share_band[1]):
+                continue
+            hint = "draw it with torch.randn (mean 0, standard deviation 1), as the book does"
+            if share == 0 and 0.2 < std < 0.35:
+                hint = "that looks like torch.rand (uniform on [0, 1), never negative): use torch.randn (normal)"
+            elif std == 0:
+                hint = "all its entries are equal: " + hint
+            raise AssertionError(f"the {name} of MyLinear({in_units}, {units}) (seeded) has mean {fmt_number(mean)}, "
+                                 f"standard deviation {fmt_number(std)} and {fmt_number(100 * share)}% negative "
+                                 f"entries, expected about 0, 1 and 50%: {hint}")
+
+    @pytest.mark.points(1)
     def test_forward_values(self, student, reference, device):
         """layer(X) = relu(X @ weight + bias) with the layer's own parameters."""
         for k, (in_units, units, n) in enumerate([(5, 3, 4), (4, 4, 4), (6, 2, 1)]):
@@ -780,6 +836,18 @@ class TestCountParameters:
     def test_shared_buffers_and_frozen(self, student, reference):
         """A shared layer counts once, buffers do not count, frozen parameters do."""
         self._check(student, reference, COUNT_NETS[2:])
+
+    @pytest.mark.points(1)
+    def test_no_parameters(self, student, reference):
+        """A module without any parameter (Flatten, ReLU) has 0 (catches sums that start from the first
+        parameter, torch.stack or reduce over an empty list, max() of nothing)."""
+        label = "a Sequential of Flatten and ReLU, which has no parameters"
+        try:
+            self._check(student, reference, [(label, inspections.COUNT_EMPTY_NET)])
+        except AssertionError as error:
+            raise AssertionError(f"{error} -- a module may have no parameters at all: count_parameters must then "
+                                 "return 0 (sum(p.numel() for p in net.parameters()) does; torch.stack, "
+                                 "functools.reduce or max over an empty list fail)") from None
 
 
 # ============================================================================ init_normal / init_xavier
@@ -1161,7 +1229,8 @@ class TestToDevice:
     @pytest.mark.points(1)
     def test_meta_device(self, student, device):
         """to_device works for any device, here 'meta' (shapes only, no data), which catches an input
-        or a module left on the CPU and a hard-coded device without a GPU."""
+        or a module left on the CPU and a hard-coded device without a GPU; afterwards net itself is on
+        meta (catches moving a copy of net and leaving the caller's net behind)."""
         cpu = student.on("cpu")
         net = _trusted_modules(cpu, inspections.DEVICE_NET, SEED + 1220)
         X = _randn((3, 6), 1221)
@@ -1171,3 +1240,8 @@ class TestToDevice:
             where = f"a tensor on {got[0]} of shape {got[1]}" if isinstance(got, tuple) else f"a {got}"
             raise AssertionError(f"to_device(net, X, 'meta') returned {where}, expected net(X) on the meta device, "
                                  "shape (3, 3): move both to the device you are given and return net(X)")
+        devices = cpu.eval(inspections.PARAM_DEVICE_TYPES, net=net)
+        if devices != ["meta"]:
+            raise AssertionError(f"after to_device(net, X, 'meta') net's own parameters are on {devices}, expected "
+                                 "meta: move the module you were given, net.to(device) (it moves net in place), not a "
+                                 "copy of it (copy.deepcopy(net).to(device) leaves the caller's net behind)")

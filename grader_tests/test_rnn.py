@@ -44,13 +44,19 @@ Decisions documented here:
   book's random offset -- gives the same single minibatch per epoch, so a run with lr = 0 returns
   the initial parameters (their distribution is checked) and a run with the same seed and lr = 1
   must return exactly two clipped SGD steps from them (float64 here, rtol 1e-4), with the state of
-  the second epoch fresh or carried over, and the last epoch's perplexity.
+  the second epoch fresh or carried over, and the last epoch's perplexity.  On (2B + 1) * T + 1
+  copies of the token every partitioning gives TWO minibatches per epoch: one epoch there pins the
+  reported perplexity to the epoch's (exp of the mean loss over both minibatches' tokens), which the
+  seeded run cannot tell from the last minibatch's (they agree within its 15%).
+* ``init_rnn_state`` is also called with ``device='meta'`` (every build of torch has it): a state
+  that ignores ``device`` fails there without a GPU.
 """
 
 import codecs
 import contextlib
 import functools
 import io
+import itertools
 import math
 
 import pytest
@@ -398,6 +404,29 @@ class TestInitRnnState:
         assert_tensor_close(H, torch.zeros(2, 3, dtype=torch.float64), rtol=0, atol=0, dtype=torch.float32,
                             device=device,
                             what=f"the state H in init_rnn_state(2, 3, torch.device({device!r}))")
+
+
+    @pytest.mark.points(1)
+    def test_created_on_the_requested_device(self, student):
+        """init_rnn_state(2, 3, 'meta') lives on the meta device (a device without data, available on every
+        machine): catches a state that ignores `device` even where no GPU is present."""
+        what = "init_rnn_state(2, 3, 'meta')"
+        try:
+            info = student.eval(inspections.INIT_RNN_STATE_META_INFO, label=what)
+        except AssertionError as error:
+            text = str(error).split(" raised ", 1)[-1]
+            raise AssertionError(f"{what} raised {text} -- create the zeros directly on the device you are given: "
+                                 "torch.zeros((batch_size, num_hiddens), device=device)") from None
+        if not info or len(info[0]) != 4:
+            raise AssertionError(f"{what} returned {'an empty tuple' if not info else 'a ' + info[0][0]}, expected "
+                                 "the tuple (H,) of one tensor")
+        _, dev, dtype, shape = info[0]
+        if dev != "meta":
+            raise AssertionError(f"the state H in {what} is on device {dev}, expected meta: create it on the device "
+                                 "named by the argument, torch.zeros((batch_size, num_hiddens), device=device)")
+        if tuple(shape) != (2, 3) or dtype != "torch.float32":
+            raise AssertionError(f"the state H in {what} has shape {tuple(shape)} and dtype {dtype}, expected (2, 3) "
+                                 "and torch.float32")
 
 
 # ============================================================================ rnn_step
@@ -1042,7 +1071,9 @@ class TestTrainCharRnn:
 # The first call (lr = 0) returns the initial parameters; the second (same seed, so the same initial
 # draws) must return exactly two clipped SGD steps from them, computed here in float64 with the
 # reference functions -- with a fresh state for the second epoch or the first epoch's state carried
-# over (both are allowed) -- and report the perplexity of the last epoch's minibatch.  A theta of 0.4
+# over (both are allowed) -- and report the perplexity of the last epoch's minibatch.  A third run, one
+# epoch on (2B + 1) * T + 1 copies of the token (two minibatches, whatever the partitioning), must report
+# the perplexity of the whole epoch, not of its last minibatch.  A theta of 0.4
 # is below the gradient norm at the initial parameters (about 0.94 for 9 symbols), so the clipping
 # is active.
 
@@ -1058,19 +1089,30 @@ def _exact_corpus() -> torch.Tensor:
     return torch.full(((e["batch_size"] + 1) * e["num_steps"] + 1,), e["token"], dtype=torch.int64)
 
 
-def _exact_label(lr, num_epochs, theta) -> str:
+def _two_minibatch_corpus() -> torch.Tensor:
+    """(2B + 1) * T + 1 copies of the token: TWO minibatches per epoch under every partitioning (each stream
+    of sequential partitioning holds 2T tokens whatever the offset of 0..T; random sampling has 2B or 2B + 1
+    windows of T tokens)."""
     e = EXACT
-    return (f"train_char_rnn(corpus of {len(_exact_corpus())} copies of token {e['token']}, "
+    return torch.full(((2 * e["batch_size"] + 1) * e["num_steps"] + 1,), e["token"], dtype=torch.int64)
+
+
+def _exact_label(lr, num_epochs, theta, corpus=None) -> str:
+    e = EXACT
+    corpus = _exact_corpus() if corpus is None else corpus
+    return (f"train_char_rnn(corpus of {len(corpus)} copies of token {e['token']}, "
             f"vocab_size={e['vocab_size']}, num_hiddens={e['num_hiddens']}, num_steps={e['num_steps']}, "
             f"batch_size={e['batch_size']}, lr={lr}, num_epochs={num_epochs}, theta={theta})")
 
 
-def _exact_call(student, device, lr):
+def _exact_call(student, device, lr, corpus=None, num_epochs=None):
     """(params in float64, ppl, label) of one run on the repeated-token corpus (see _unpack_training)."""
     e = EXACT
-    label = _exact_label(lr, e["num_epochs"], e["theta"])
-    out = student.call("train_char_rnn", _exact_corpus(), e["vocab_size"], e["num_hiddens"], e["num_steps"],
-                       e["batch_size"], lr, e["num_epochs"], e["theta"], seed=e["seed"],
+    corpus = _exact_corpus() if corpus is None else corpus
+    num_epochs = e["num_epochs"] if num_epochs is None else num_epochs
+    label = _exact_label(lr, num_epochs, e["theta"], corpus)
+    out = student.call("train_char_rnn", corpus, e["vocab_size"], e["num_hiddens"], e["num_steps"],
+                       e["batch_size"], lr, num_epochs, e["theta"], seed=e["seed"],
                        timeout=TRAIN_TIMEOUT).value
     params, ppl = _unpack_training(out, label, e["vocab_size"], e["num_hiddens"], device)
     if isinstance(ppl, torch.Tensor) and ppl.numel() == 1:
@@ -1212,3 +1254,40 @@ class TestTrainCharRnnExactly:
             "loss = char_level_loss(rnn(one_hot(X), state, params)), backward, grad_clipping(params, theta), "
             "p -= lr * p.grad, clear the gradients -- with the initial state zero (the state of the first epoch "
             "may be carried into the second, detached)")
+
+    @pytest.mark.points(1)
+    def test_epoch_perplexity(self, student, reference, device):
+        """One epoch of TWO minibatches (the repeated token, (2B + 1) * T + 1 copies): the parameters are two
+        clipped SGD steps from the initial ones (read with lr = 0), and the reported perplexity is the epoch's,
+        exp of the mean loss over the tokens of both minibatches (catches the perplexity of the last minibatch
+        only, and the mean of the minibatches' perplexities)."""
+        e = EXACT
+        corpus = _two_minibatch_corpus()
+        params0, _ppl0, _ = _exact_call(student, device, 0.0, corpus, 1)
+        params, ppl, label = _exact_call(student, device, e["lr"], corpus, 1)
+        H0 = torch.zeros(e["batch_size"], e["num_hiddens"], dtype=torch.float64)
+        # the second minibatch from a fresh state or from the first one's (carried); and, so that a mistake in
+        # the steps (test_two_exact_steps' business) does not hide the perplexity, without clipping or clearing
+        for theta, carried, accumulate in itertools.product((e["theta"], None), (False, True), (False, True)):
+            p1, l1, H1, g1 = _epoch(reference, params0, H0, e["lr"], theta)
+            p2, l2, _, _ = _epoch(reference, p1, H1 if carried else H0, e["lr"], theta,
+                                  accumulated=g1 if accumulate else None)
+            if not _all_close(params, p2):
+                continue
+            want = math.exp((l1 + l2) / 2)
+            if math.isfinite(ppl) and abs(ppl - want) <= EXACT_RTOL * want:
+                return
+            hint = ("the perplexity of an epoch is perplexity(sum over ALL its minibatches of loss * number of "
+                    "tokens / number of tokens): start the sums at 0 at every epoch and add loss.item() * Y.numel() "
+                    "for every minibatch")
+            if abs(ppl - math.exp(l2)) <= EXACT_RTOL * math.exp(l2):
+                hint = "that is the perplexity of the LAST minibatch only: " + hint
+            elif abs(ppl - (math.exp(l1) + math.exp(l2)) / 2) <= EXACT_RTOL * want:
+                hint = ("that is the mean of the minibatches' perplexities: average the LOSSES over the epoch's "
+                        "tokens, then take exp once -- " + hint)
+            raise AssertionError(f"{label} (two minibatches of {e['batch_size']} x {e['num_steps']} tokens per epoch) "
+                                 f"reported a perplexity of {fmt_number(ppl)}, expected {want:.6f}, exp of the mean "
+                                 f"of the two minibatches' losses {l1:.6f} and {l2:.6f}: {hint}")
+        raise AssertionError(f"the perplexity of {label} could not be checked: the parameters it returned are not two "
+                             "SGD steps, one per minibatch, from the initial ones (returned with lr=0 and the same "
+                             "seed); see the check of two exact steps")

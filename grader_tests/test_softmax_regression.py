@@ -59,7 +59,7 @@ from autograder.observed import assert_no_banned_operators, autodiff, ban
 from autograder.seeded import SeededInputs
 from autograder.student import RemoteObject
 
-from shared_minibatches import judge_training
+from shared_minibatches import judge_shuffling, judge_training
 import shared_sgd_checks as sgd_checks
 
 SEED = 20_240_517
@@ -831,6 +831,9 @@ class TestBuildConciseModel:
 # * on 3 distinct examples (batch_size 2, 2 epochs) SGD can only end at a few points (which examples share a
 #   minibatch, the order of the minibatches): shared_minibatches computes them all here and the parameters
 #   must match one (nothing is recorded in the sandbox, where the student's code could rewrite it);
+# * the same on 4 distinct examples of 4 classes (batch_size 2, 3 epochs), 4 runs seeded differently: the
+#   matching run tells which minibatches each epoch took, and the examples must be shuffled at every epoch
+#   (shared_minibatches.judge_shuffling: stored order throughout, or one order repeated, fails);
 # * a short seeded run on 10 Gaussian clusters (the notebook's synthetic data, 8x8 "images") must
 #   classify held-out examples well; accuracy is computed here from the copied parameters.
 
@@ -912,6 +915,18 @@ def _train_hint(W_after, b_after, W0, b0, X, y, lr, num_epochs) -> str:
             return f"that is what {epochs} step(s) give instead of num_epochs={num_epochs}: run num_epochs epochs"
     return ("check the learning rate (use lr), the loss (nn.CrossEntropyLoss on the logits), that the model's "
             "parameters are not re-initialised, and the order zero_grad(), backward(), step()")
+
+
+def _minibatch_grad(X, y):
+    """The gradient of a minibatch's mean cross-entropy w.r.t. [W, b] of the grader's model (float64)."""
+    X64 = X.double().reshape(X.shape[0], -1)
+
+    def grad(params, batch):
+        W, b = (p.detach().clone().requires_grad_() for p in params)
+        idx = torch.tensor(batch, dtype=torch.int64)
+        loss = torch.nn.functional.cross_entropy(X64[idx] @ W.T + b, y[idx])
+        return [g.detach() for g in torch.autograd.grad(loss, (W, b))]
+    return grad
 
 
 def _full_batch_case():
@@ -1027,14 +1042,26 @@ class TestTrainConcise:
         W0, b0 = _randn((6, 20), 2402, scale=0.1), torch.zeros(6)
         net = _grader_net(student, W0, b0, device)
         _losses, W_after, b_after, call = _train(student, net, X, y, lr, num_epochs, batch_size, SEED + 2410)
-        X64 = X.double().reshape(n, -1)
+        judge_training(call, [W_after, b_after], [W0, b0], _minibatch_grad(X, y), n, batch_size, num_epochs, lr,
+                       "the model passed in")
 
-        def grad(params, batch):
-            W, b = (p.detach().clone().requires_grad_() for p in params)
-            idx = torch.tensor(batch, dtype=torch.int64)
-            loss = torch.nn.functional.cross_entropy(X64[idx] @ W.T + b, y[idx])
-            return [g.detach() for g in torch.autograd.grad(loss, (W, b))]
-        judge_training(call, [W_after, b_after], [W0, b0], grad, n, batch_size, num_epochs, lr, "the model passed in")
+    @pytest.mark.points(1)
+    def test_new_random_order_every_epoch(self, student, device):
+        """Four runs on 4 distinct examples of 4 classes (batch_size 2, 3 epochs) from the same parameters,
+        the global generators seeded differently before each: which minibatches each run took is read from
+        the trained parameters (every possible run is computed here), and the examples must not come in their
+        stored order in every epoch of every run, nor in one order repeated in every epoch (catches a loop
+        without shuffling and a shuffle done once, before the epochs)."""
+        n, batch_size, num_epochs, lr = 4, 2, 3, 0.5
+        X = _randn((n, 1, 2, 3), 2500)  # few features: here any two runs end >= 400 tolerances apart
+        y = torch.tensor([2, 0, 3, 1])
+        W0, b0 = _randn((4, 6), 2501, scale=0.1), torch.zeros(4)
+        outcomes = []
+        for k in range(4):
+            net = _grader_net(student, W0, b0, device)
+            _losses, W_after, b_after, call = _train(student, net, X, y, lr, num_epochs, batch_size, SEED + 2510 + k)
+            outcomes.append(([W0, b0], [W_after, b_after]))
+        judge_shuffling(call, outcomes, _minibatch_grad(X, y), n, batch_size, num_epochs, lr, "the model passed in")
 
     @pytest.mark.points(3)
     def test_learns_held_out_accuracy(self, student, device):

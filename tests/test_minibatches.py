@@ -109,3 +109,84 @@ def test_typical_mistakes_are_named(params, words):
     with pytest.raises(AssertionError) as failure:
         judge(params())
     assert words in str(failure.value)
+
+
+def test_a_hard_coded_learning_rate_is_named():
+    """A loop that steps with 0.5 whatever lr it is given, judged at lr = 0.2."""
+    with pytest.raises(AssertionError) as failure:
+        shared.judge_training("train(net, X, ...)", train(book), START, grad, N, BATCH, EPOCHS, 0.2, "the model")
+    assert "learning rate 0.5, not with the lr=0.2 passed in" in str(failure.value)
+
+
+# Shuffling: 4 examples of 4 classes in minibatches of 2, 3 epochs, 4 runs seeded differently (as the suites).
+N4, EPOCHS4, RUNS = 4, 3, 4
+X4 = torch.randn(N4, 3, generator=_g)
+Y4 = torch.tensor([2, 0, 3, 1])
+START4 = [0.1 * torch.randn(4, 3, generator=_g), torch.zeros(4)]
+
+
+def grad4(params, batch):
+    W, b = (p.detach().double().clone().requires_grad_() for p in params)
+    idx = torch.tensor(batch, dtype=torch.int64)
+    loss = torch.nn.functional.cross_entropy(X4.double()[idx] @ W.T + b, Y4[idx])
+    return [g.detach() for g in torch.autograd.grad(loss, (W, b))]
+
+
+def train4(orders):
+    """A float32 loop over X4 whose epochs take ``orders(epoch)`` (a permutation of the 4 examples)."""
+    W, b = (p.clone().requires_grad_() for p in START4)
+    for epoch in range(EPOCHS4):
+        order = orders(epoch)
+        for start in range(0, N4, BATCH):
+            idx = order[start:start + BATCH]
+            torch.nn.functional.cross_entropy(X4[idx] @ W.T + b, Y4[idx]).backward()
+            with torch.no_grad():
+                for p in (W, b):
+                    p -= LR * p.grad
+                    p.grad.zero_()
+    return [W.detach(), b.detach()]
+
+
+def judge_shuffling(make_orders):
+    """Four runs, the generator seeded differently before each; ``make_orders()`` is called after seeding."""
+    outcomes = []
+    for seed in range(RUNS):
+        torch.manual_seed(100 + seed)
+        orders = make_orders()
+        outcomes.append((START4, train4(orders)))
+    shared.judge_shuffling("train(net, X, ...)", outcomes, grad4, N4, BATCH, EPOCHS4, LR, "the model")
+
+
+def test_any_two_runs_of_the_shuffling_fixture_end_apart():
+    """The matching run is unique: any two of the 216 runs differ by far more than the tolerance."""
+    options = shared.epoch_options(N4, shared.expected_batches(N4, BATCH))
+    ends = [p for _, p in shared.runs_with_epochs(grad4, [p.double() for p in START4], options, EPOCHS4,
+                                                  lambda size: LR)]
+    assert len(ends) == 216
+    assert not any(shared.close(a, b) for i, a in enumerate(ends) for b in ends[i + 1:])
+
+
+def test_a_new_order_every_epoch_passes():
+    judge_shuffling(lambda: (lambda epoch: torch.randperm(N4)))
+
+
+def test_one_run_repeated_is_left_to_the_reseeding_tests():
+    """Every run the same (the generator reseeded inside the loop): not an order to judge here."""
+    judge_shuffling(lambda: (torch.manual_seed(0), lambda epoch: torch.randperm(N4))[1])
+
+
+@pytest.mark.parametrize("make_orders, words", [
+    (lambda: (lambda epoch: torch.arange(N4)), "stored order"),
+    (lambda: (lambda perm: (lambda epoch: perm))(torch.randperm(N4)), "new random order at the start of EVERY epoch"),
+])
+def test_missing_shuffles_are_named(make_orders, words):
+    with pytest.raises(AssertionError) as failure:
+        judge_shuffling(make_orders)
+    assert words in str(failure.value)
+
+
+def test_a_run_that_is_not_minibatch_sgd_cannot_be_judged():
+    with pytest.raises(AssertionError) as failure:
+        shared.judge_shuffling("train(net, X, ...)", [(START4, START4)] * RUNS, grad4, N4, BATCH, EPOCHS4, LR,
+                               "the model")
+    assert "could not be judged" in str(failure.value) and "did not change" in str(failure.value)

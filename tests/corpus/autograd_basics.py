@@ -243,6 +243,11 @@ WRONG = {
         "stack": ('''def column_view(X, j):
     return torch.stack([row[j] for row in X])
 ''', ["copy"]),
+        "view_only_when_contiguous": ('''def column_view(X, j):
+    # every m-th entry of the flattened matrix: a view when X is contiguous, a copy otherwise
+    m = X.shape[1]
+    return X.reshape(-1)[j % m::m]
+''', ["test_is_a_view", "non-contiguous X", "when X is not contiguous"]),
     },
     "axpy_": {
         "rebind": ('''def axpy_(a, x, y):

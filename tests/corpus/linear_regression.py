@@ -114,18 +114,16 @@ def train(features, labels, lr, num_epochs, batch_size):
             sgd((w, b), lr, len(X))
     return w.detach(), b.detach()
 ''',
-        "randperm_inline_with_eval": '''
+        "aliases_with_eval": '''
 def train(features, labels, lr, num_epochs, batch_size):
-    """Own minibatching; prints the loss after every epoch, as the book does."""
+    """Aliases for the model and loss, as the book does; prints the loss after every epoch."""
     n, d = features.shape
     w = (0.01 * torch.randn(d, 1, dtype=features.dtype, device=features.device)).requires_grad_()
     b = features.new_zeros(1).requires_grad_()
     net, loss = linreg, squared_loss
     for epoch in range(num_epochs):
-        order = torch.randperm(n, device=features.device)
-        for i in range(0, n, batch_size):
-            idx = order[i:i + batch_size]
-            l = loss(net(features[idx], w, b), labels[idx])
+        for X, y in data_iter(batch_size, features, labels):
+            l = loss(net(X, w, b), y)
             l.sum().backward()
             sgd([w, b], lr, batch_size)
         with torch.no_grad():
@@ -236,6 +234,14 @@ def synthetic_data(w, b, num_examples):
     y += torch.normal(0, 0.01, y.shape, dtype=w.dtype, device=w.device)
     return X, y.reshape((-1, 1))
 ''', ["uniform", "standard normal"]),
+        "reseeds": ('''
+def synthetic_data(w, b, num_examples):
+    torch.manual_seed(0)  # every call now returns the same data set
+    X = torch.normal(0, 1, (num_examples, len(w)), dtype=w.dtype, device=w.device)
+    y = torch.matmul(X, w) + b
+    y += torch.normal(0, 0.01, y.shape, dtype=w.dtype, device=w.device)
+    return X, y.reshape((-1, 1))
+''', ["test_new_draws_every_call", "torch.manual_seed inside"]),
         "book_float32_cpu": ('''
 def synthetic_data(w, b, num_examples):
     """The book's version: X always float32 (and on the CPU)."""
@@ -395,10 +401,44 @@ def train(features, labels, lr, num_epochs, batch_size):
     assert sgd  # names sgd, for the check that train uses it
     return w, b
 ''', ["a torch.optim optimizer", "your own sgd"]),
+        "own_minibatches_no_data_iter": ('''
+def train(features, labels, lr, num_epochs, batch_size):
+    """Own minibatching instead of data_iter (here with a fresh order every epoch); prints the loss after
+    every epoch, as the book does."""
+    n, d = features.shape
+    w = (0.01 * torch.randn(d, 1, dtype=features.dtype, device=features.device)).requires_grad_()
+    b = features.new_zeros(1).requires_grad_()
+    net, loss = linreg, squared_loss
+    for epoch in range(num_epochs):
+        order = torch.randperm(n, device=features.device)
+        for i in range(0, n, batch_size):
+            idx = order[i:i + batch_size]
+            l = loss(net(features[idx], w, b), labels[idx])
+            l.sum().backward()
+            sgd([w, b], lr, batch_size)
+        with torch.no_grad():
+            train_l = loss(net(features, w, b), labels)
+            print(f"epoch {epoch + 1}, loss {float(train_l.mean()):f}")
+    return w, b
+''', ["test_from_scratch", "does not use your own data_iter"]),
+        "reseeds": ('''
+def train(features, labels, lr, num_epochs, batch_size):
+    torch.manual_seed(0)  # "reproducible": every run now starts from the same w
+    w = torch.normal(0, 0.01, size=(features.shape[1], 1), dtype=features.dtype, device=features.device,
+                     requires_grad=True)
+    b = torch.zeros(1, dtype=features.dtype, device=features.device, requires_grad=True)
+    for epoch in range(num_epochs):
+        for X, y in data_iter(batch_size, features, labels):
+            l = squared_loss(linreg(X, w, b), y)
+            l.sum().backward()
+            sgd([w, b], lr, batch_size)
+    return w, b
+''', ["test_does_not_reseed", "torch.manual_seed inside"]),
         "closed_form_through_getattr": ('''
 def train(features, labels, lr, num_epochs, batch_size):
-    """Least squares solved in closed form through computed names; linreg, squared_loss and sgd only
-    make an appearance."""
+    """Least squares solved in closed form through computed names; data_iter, linreg, squared_loss and
+    sgd only make an appearance."""
+    assert data_iter  # named, for the check that train uses it
     ones = torch.ones(len(features), 1, dtype=features.dtype, device=features.device)
     solve = getattr(getattr(torch, "lin" + "alg"), "lst" + "sq")
     solution = solve(torch.cat([features, ones], 1), labels).solution
@@ -494,6 +534,14 @@ def build_concise_model(num_inputs):
     net[0].bias.data.fill_(0)
     return net
 ''', ["num_inputs"]),
+        "reseeds": ('''
+def build_concise_model(num_inputs):
+    torch.manual_seed(0)  # every model now starts from the same weight
+    net = nn.Sequential(nn.Linear(num_inputs, 1))
+    net[0].weight.data.normal_(0, 0.01)
+    net[0].bias.data.fill_(0)
+    return net
+''', ["test_new_draws_every_call", "torch.manual_seed inside"]),
         "extra_relu": ('''
 def build_concise_model(num_inputs):
     net = nn.Sequential(nn.Linear(num_inputs, 1), nn.ReLU())

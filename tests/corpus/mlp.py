@@ -173,6 +173,23 @@ CORRECT = {
                     p.grad = None
     return params
 ''',
+        "python_random_order": '''def train_mlp(X, y, num_hiddens, lr, num_epochs, batch_size):
+    # a new order every epoch from Python's random module (seeded by the grader too)
+    import random
+    params = [p.detach().to(X.device).requires_grad_()
+              for p in init_mlp_params(X[0].numel(), num_hiddens, int(y.max()) + 1)]
+    loss = nn.CrossEntropyLoss()
+    updater = torch.optim.SGD(params, lr=lr)
+    indices = list(range(len(X)))
+    for epoch in range(num_epochs):
+        random.shuffle(indices)
+        for i in range(0, len(indices), batch_size):
+            idx = torch.tensor(indices[i:i + batch_size], device=X.device)
+            updater.zero_grad()
+            loss(mlp_forward(X[idx], params), y[idx]).backward()
+            updater.step()
+    return params
+''',
     },
     "build_concise_mlp": {
         "ordered_dict_zero_bias": '''def build_concise_mlp(num_inputs, num_hiddens, num_outputs):
@@ -379,6 +396,14 @@ WRONG = {
     b2 = nn.Parameter(torch.randn(num_outputs) * 0.01)
     return [W1, b1, W2, b2]
 ''', ["zeros"]),
+        "reseeds": ('''def init_mlp_params(num_inputs, num_hiddens, num_outputs):
+    torch.manual_seed(0)  # "for reproducibility": every call now draws the same weights
+    W1 = nn.Parameter(torch.randn(num_inputs, num_hiddens) * 0.01)
+    b1 = nn.Parameter(torch.zeros(num_hiddens))
+    W2 = nn.Parameter(torch.randn(num_hiddens, num_outputs) * 0.01)
+    b2 = nn.Parameter(torch.zeros(num_outputs))
+    return [W1, b1, W2, b2]
+''', ["test_does_not_reseed", "torch.manual_seed inside"]),
         "no_requires_grad": ('''def init_mlp_params(num_inputs, num_hiddens, num_outputs):
     W1 = torch.randn(num_inputs, num_hiddens) * 0.01
     b1 = torch.zeros(num_hiddens)
@@ -472,6 +497,61 @@ WRONG = {
                     p.grad.zero_()
     return params
 ''', ["divides by batch_size"]),
+        "hard_coded_lr": ('''def train_mlp(X, y, num_hiddens, lr, num_epochs, batch_size):
+    params = [p.detach().to(X.device).requires_grad_()
+              for p in init_mlp_params(X[0].numel(), num_hiddens, int(y.max()) + 1)]
+    loss = nn.CrossEntropyLoss()
+    updater = torch.optim.SGD(params, lr=0.5)  # the lr argument is never used
+    for epoch in range(num_epochs):
+        order = torch.randperm(len(X), device=X.device)
+        for i in range(0, len(X), batch_size):
+            idx = order[i:i + batch_size]
+            updater.zero_grad()
+            loss(mlp_forward(X[idx], params), y[idx]).backward()
+            updater.step()
+    return params
+''', ["test_uses_lr", "do not depend on the learning rate"]),
+        "never_shuffles": ('''def train_mlp(X, y, num_hiddens, lr, num_epochs, batch_size):
+    params = [p.detach().to(X.device).requires_grad_()
+              for p in init_mlp_params(X[0].numel(), num_hiddens, int(y.max()) + 1)]
+    loss = nn.CrossEntropyLoss()
+    updater = torch.optim.SGD(params, lr=lr)
+    for epoch in range(num_epochs):
+        for i in range(0, len(X), batch_size):
+            updater.zero_grad()
+            loss(mlp_forward(X[i:i + batch_size], params), y[i:i + batch_size]).backward()
+            updater.step()
+    return params
+''', ["test_new_random_order_every_epoch", "stored order"]),
+        "shuffles_once": ('''def train_mlp(X, y, num_hiddens, lr, num_epochs, batch_size):
+    params = [p.detach().to(X.device).requires_grad_()
+              for p in init_mlp_params(X[0].numel(), num_hiddens, int(y.max()) + 1)]
+    loss = nn.CrossEntropyLoss()
+    updater = torch.optim.SGD(params, lr=lr)
+    order = torch.randperm(len(X), device=X.device)  # drawn once: every epoch repeats it
+    for epoch in range(num_epochs):
+        for i in range(0, len(X), batch_size):
+            idx = order[i:i + batch_size]
+            updater.zero_grad()
+            loss(mlp_forward(X[idx], params), y[idx]).backward()
+            updater.step()
+    return params
+''', ["test_new_random_order_every_epoch", "EVERY epoch"]),
+        "reseeds": ('''def train_mlp(X, y, num_hiddens, lr, num_epochs, batch_size):
+    torch.manual_seed(42)  # "reproducible": every call now starts from the same parameters
+    params = [p.detach().to(X.device).requires_grad_()
+              for p in init_mlp_params(X[0].numel(), num_hiddens, int(y.max()) + 1)]
+    loss = nn.CrossEntropyLoss()
+    updater = torch.optim.SGD(params, lr=lr)
+    for epoch in range(num_epochs):
+        order = torch.randperm(len(X), device=X.device)
+        for i in range(0, len(X), batch_size):
+            idx = order[i:i + batch_size]
+            updater.zero_grad()
+            loss(mlp_forward(X[idx], params), y[idx]).backward()
+            updater.step()
+    return params
+''', ["test_does_not_reseed", "torch.manual_seed inside"]),
     },
     "build_concise_mlp": {
         "no_flatten": ('''def build_concise_mlp(num_inputs, num_hiddens, num_outputs):
@@ -566,6 +646,40 @@ WRONG = {
             trainer.zero_grad()
             loss(net(X[idx]), y[idx]).backward()
 ''', ["did not change", "trainer.step()"]),
+        "hard_coded_lr": ('''def train_concise_mlp(net, X, y, lr, num_epochs, batch_size):
+    loss = nn.CrossEntropyLoss()
+    trainer = torch.optim.SGD(net.parameters(), lr=0.5)  # the lr argument is never used
+    for epoch in range(num_epochs):
+        order = torch.randperm(len(X), device=X.device)
+        for i in range(0, len(X), batch_size):
+            idx = order[i:i + batch_size]
+            trainer.zero_grad()
+            loss(net(X[idx]), y[idx]).backward()
+            trainer.step()
+''', ["test_uses_lr", "learning rate 0.5, not with the lr=0.2"]),
+        "never_shuffles": ('''def train_concise_mlp(net, X, y, lr, num_epochs, batch_size):
+    from torch.utils.data import DataLoader, TensorDataset
+    loss = nn.CrossEntropyLoss()
+    trainer = torch.optim.SGD(net.parameters(), lr=lr)
+    loader = DataLoader(TensorDataset(X, y), batch_size)  # shuffle=False by default
+    for epoch in range(num_epochs):
+        for X_batch, y_batch in loader:
+            trainer.zero_grad()
+            loss(net(X_batch), y_batch).backward()
+            trainer.step()
+''', ["test_new_random_order_every_epoch", "stored order"]),
+        "reseeds": ('''def train_concise_mlp(net, X, y, lr, num_epochs, batch_size):
+    torch.manual_seed(0)  # every run now takes the same minibatches
+    loss = nn.CrossEntropyLoss()
+    trainer = torch.optim.SGD(net.parameters(), lr=lr)
+    for epoch in range(num_epochs):
+        order = torch.randperm(len(X), device=X.device)
+        for i in range(0, len(X), batch_size):
+            idx = order[i:i + batch_size]
+            trainer.zero_grad()
+            loss(net(X[idx]), y[idx]).backward()
+            trainer.step()
+''', ["test_does_not_reseed", "torch.manual_seed inside"]),
         "sum_loss": ('''def train_concise_mlp(net, X, y, lr, num_epochs, batch_size):
     loss = nn.CrossEntropyLoss(reduction="sum")
     trainer = torch.optim.SGD(net.parameters(), lr=lr)

@@ -313,6 +313,17 @@ WRONG = {
             X = layer(X)
         return X
 ''', ["has no parameters", "plain Python list"]),
+        "loops_over_children": ('''class MySequential(nn.Module):
+    def __init__(self, *args):
+        super().__init__()
+        for idx, module in enumerate(args):
+            self.add_module(str(idx), module)
+
+    def forward(self, X):
+        for block in self.children():  # lists a module given twice only once
+            X = block(X)
+        return X
+''', ["test_module_given_twice", "lin ran only once"]),
         "reversed_order": ('''class MySequential(nn.Module):
     def __init__(self, *args):
         super().__init__()
@@ -544,6 +555,15 @@ WRONG = {
     def forward(self, X):
         return F.relu(X @ self.weight.T + self.bias)
 ''', ["(in_units, units)"]),
+        "uniform_rand": ('''class MyLinear(nn.Module):
+    def __init__(self, in_units, units):
+        super().__init__()
+        self.weight = nn.Parameter(torch.rand(in_units, units))
+        self.bias = nn.Parameter(torch.rand(units))
+
+    def forward(self, X):
+        return F.relu(X @ self.weight + self.bias)
+''', ["test_drawn_from_randn", "torch.rand"]),
         "no_relu": ('''class MyLinear(nn.Module):
     def __init__(self, in_units, units):
         super().__init__()
@@ -567,6 +587,11 @@ WRONG = {
         "trainable_only": ('''def count_parameters(net):
     return sum(p.numel() for p in net.parameters() if p.requires_grad)
 ''', ["frozen"]),
+        "crashes_without_parameters": ('''from functools import reduce
+
+def count_parameters(net):
+    return reduce(lambda a, b: a + b, [p.numel() for p in net.parameters()])
+''', ["test_no_parameters", "return 0"]),
         "tensor_result": ('''def count_parameters(net):
     return sum(torch.tensor(p.numel()) for p in net.parameters())
 ''', ["Python int"]),
@@ -705,6 +730,12 @@ def shared_mlp():
     net.to(device)
     return net(X.to(device))
 ''', ["expected net(X) on the meta device"]),
+        "moves_a_copy": ('''import copy
+
+def to_device(net, X, device):
+    moved = copy.deepcopy(net).to(device)
+    return moved(X.to(device))
+''', ["test_meta_device", "leaves the caller's net behind"]),
         "returns_module": ('''def to_device(net, X, device):
     net.to(device)
     X = X.to(device)

@@ -113,6 +113,10 @@ STATE_SWAPPED = '''def init_rnn_state(batch_size, num_hiddens, device):
     return (torch.zeros((num_hiddens, batch_size), device=device),)
 '''
 
+STATE_IGNORES_DEVICE = '''def init_rnn_state(batch_size, num_hiddens, device):
+    return (torch.zeros((batch_size, num_hiddens)),)   # always on the CPU
+'''
+
 STATE_FLOAT64 = '''def init_rnn_state(batch_size, num_hiddens, device):
     return (torch.zeros((batch_size, num_hiddens), dtype=torch.float64, device=device),)
 '''
@@ -555,6 +559,9 @@ TRAIN_GRAD_NOT_CLEARED = _train_variant('''            for param in params:
                 param.grad = None
 ''', "")
 
+TRAIN_LAST_MINIBATCH_PPL = _train_variant("        ppl = perplexity(total_loss / total_tokens)",
+                                          "        ppl = perplexity(loss.item())   # the last minibatch's only")
+
 # The book's sequential partitioning with a random offset per epoch (Python's random), the state
 # created once and carried (detached) across minibatches AND epochs, and a per-epoch loss average.
 TRAIN_OFFSET_CARRIED = '''import random
@@ -711,5 +718,6 @@ WRONG = {
         "gradients_not_cleared": (TRAIN_GRAD_NOT_CLEARED, ["clear them"]),
         "params_on_the_cpu": (TRAIN_PARAMS_ON_CPU, ["every tensor must live on the device"]),
         "own_choice_of_device": (TRAIN_OWN_DEVICE, ["every tensor must live on the device"]),
+        "last_minibatch_perplexity": (TRAIN_LAST_MINIBATCH_PPL, ["test_epoch_perplexity", "LAST minibatch"]),
     },
 }

@@ -697,6 +697,40 @@ def build_concise_model(num_inputs, num_outputs):
 """, ["bias"]),
     },
     "train_concise": {
+        "never_shuffles": ("""
+def train_concise(net, X, y, lr, num_epochs, batch_size):
+    loss = nn.CrossEntropyLoss()
+    trainer = torch.optim.SGD(net.parameters(), lr=lr)
+    losses = []
+    for _ in range(num_epochs):
+        total = 0.0
+        for start in range(0, len(y), batch_size):  # the stored order, every epoch
+            Xb, yb = X[start:start + batch_size], y[start:start + batch_size]
+            l = loss(net(Xb), yb)
+            trainer.zero_grad()
+            l.backward()
+            trainer.step()
+            total += l.item() * len(yb)
+        losses.append(total / len(y))
+    return losses
+""", ["test_new_random_order_every_epoch", "stored order"]),
+        "shuffles_once": ("""
+def train_concise(net, X, y, lr, num_epochs, batch_size):
+    loss = nn.CrossEntropyLoss()
+    trainer = torch.optim.SGD(net.parameters(), lr=lr)
+    losses = []
+    batches = torch.randperm(len(y)).split(batch_size)  # drawn once: every epoch repeats it
+    for _ in range(num_epochs):
+        total = 0.0
+        for idx in batches:
+            l = loss(net(X[idx]), y[idx])
+            trainer.zero_grad()
+            l.backward()
+            trainer.step()
+            total += l.item() * len(idx)
+        losses.append(total / len(y))
+    return losses
+""", ["test_new_random_order_every_epoch", "EVERY epoch"]),
         "no_zero_grad": ("""
 def train_concise(net, X, y, lr, num_epochs, batch_size):
     loss = nn.CrossEntropyLoss()
