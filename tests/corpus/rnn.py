@@ -97,10 +97,6 @@ STATE_TUPLE_CALL = '''def init_rnn_state(batch_size, num_hiddens, device):
     return tuple([H])
 '''
 
-STATE_IGNORES_DEVICE = '''def init_rnn_state(batch_size, num_hiddens, device):
-    return (torch.zeros((batch_size, num_hiddens)),)
-'''
-
 STATE_BARE = '''def init_rnn_state(batch_size, num_hiddens, device):
     return torch.zeros((batch_size, num_hiddens), device=device)
 '''
