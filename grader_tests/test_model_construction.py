@@ -844,10 +844,10 @@ class TestCountParameters:
         label = "a Sequential of Flatten and ReLU, which has no parameters"
         try:
             self._check(student, reference, [(label, inspections.COUNT_EMPTY_NET)])
-        except AssertionError as error:
-            raise AssertionError(f"{error} -- a module may have no parameters at all: count_parameters must then "
-                                 "return 0 (sum(p.numel() for p in net.parameters()) does; torch.stack, "
-                                 "functools.reduce or max over an empty list fail)") from None
+        except AssertionError as error:  # the advice first: what follows may quote the student's own text
+            raise AssertionError("a module may have no parameters at all, and count_parameters must then return 0 "
+                                 "(sum(p.numel() for p in net.parameters()) does; torch.stack, functools.reduce or "
+                                 f"max over an empty list fail): {error}") from None
 
 
 # ============================================================================ init_normal / init_xavier

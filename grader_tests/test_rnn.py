@@ -415,8 +415,8 @@ class TestInitRnnState:
             info = student.eval(inspections.INIT_RNN_STATE_META_INFO, label=what)
         except AssertionError as error:
             text = str(error).split(" raised ", 1)[-1]
-            raise AssertionError(f"{what} raised {text} -- create the zeros directly on the device you are given: "
-                                 "torch.zeros((batch_size, num_hiddens), device=device)") from None
+            raise AssertionError(f"{what} must create the zeros directly on the device it is given (torch.zeros("
+                                 f"(batch_size, num_hiddens), device=device)), but it raised {text}") from None
         if not info or len(info[0]) != 4:
             raise AssertionError(f"{what} returned {'an empty tuple' if not info else 'a ' + info[0][0]}, expected "
                                  "the tuple (H,) of one tensor")
