@@ -118,9 +118,13 @@ def test_config_loads_and_puts_the_scorer_in_place_of_execute(tmp_path):
     pre = cfg.Autograde.autograde_preprocessors
     assert pre[0] == "autograder.scorer.SandboxScorer"
     assert not any("Execute" in p for p in pre)
+    # nbgrader's own SaveAutoGrades, extended to leave withheld (grader-error) exercises ungraded
     assert [p.rsplit(".", 1)[1] for p in pre[1:]] == [
-        "ClearMetadataPreprocessor", "LimitOutput", "SaveAutoGrades", "AssignLatePenalties",
-        "CheckCellMetadata"]
+        "ClearMetadataPreprocessor", "LimitOutput", "SaveAutoGradesWithheld",
+        "AssignLatePenalties", "CheckCellMetadata"]
+    from nbgrader.preprocessors import SaveAutoGrades
+    from autograder.scorer import SaveAutoGradesWithheld
+    assert issubclass(SaveAutoGradesWithheld, SaveAutoGrades)
     assert cfg.OverwriteCells.add_missing_cells is True
     assert "nbgrader.preprocessors.ClearHiddenTests" in cfg.GenerateFeedback.preprocessors
     assert cfg.SandboxScorer.kit_root == str(KIT.root.resolve())
