@@ -64,6 +64,8 @@ from autograder.student import StudentError
 from autograder import inspections
 from autograder.sandbox.wire import Code
 
+from shared_recipe import check_input_unchanged
+
 SEED = 20_240_602
 _INPUTS = SeededInputs(SEED)
 _gen, _randn = _INPUTS.gen, _INPUTS.randn
@@ -126,19 +128,7 @@ def _check_dtype(out, dtype, what, hint=""):
 
 def _check_unchanged(state, original, fn, name, hint):
     """The argument must hold its original values after the call (compared exactly)."""
-    after = None if state is None else state.value
-    if after is None:
-        return
-    if tuple(after.shape) == tuple(original.shape) and torch.equal(after.to(original.dtype), original):
-        return
-    where = ""
-    if tuple(after.shape) == tuple(original.shape):
-        diff = torch.nonzero(after.to(original.dtype) != original)
-        if len(diff):
-            idx = tuple(diff[0].tolist())
-            where = (f" ({name}{list(idx)} changed from {fmt_number(original[idx].item())} to "
-                     f"{fmt_number(after[idx].item())})")
-    raise AssertionError(f"{fn} modified its input {name} in place{where}: {hint}")
+    check_input_unchanged(state, original, fn, name, hint)
 
 
 def _basic_call(student, fn, args, expected, what, banned_ops):

@@ -202,22 +202,23 @@ class TestSyntheticData:
 
     @pytest.mark.points(2)
     @pytest.mark.placement
-    def test_shapes_dtype_device(self, student, device):
+    @pytest.mark.parametrize("k, case", list(enumerate([(TRUE_W, TRUE_B, 1000), (OTHER_W, OTHER_B, 7), ([1.5], 0.25, 1)])))
+    def test_shapes_dtype_device(self, student, device, k, case):
         """X has shape (num_examples, len(w)) and y shape (num_examples, 1), float32 like w, on w's device
         (catches a missing y.reshape((-1, 1)), a hard-coded number of features, tensors left on the CPU)."""
-        for k, (w, b, n) in enumerate([(TRUE_W, TRUE_B, 1000), (OTHER_W, OTHER_B, 7), ([1.5], 0.25, 1)]):
-            w_t = torch.tensor(w)
-            X, y, what = _synthetic(student, w_t, b, n, 10 + k)
-            assert_same_shape(X, (n, len(w)), what=f"X from {what}",
-                              hint=("X must have one row per example and one column per entry of w: shape "
-                                    "(num_examples, len(w))"))
-            assert_dtype(X, w_t.dtype, what=f"X from {what}")
-            assert_device(X, device, what=f"X from {what}")
-            assert_same_shape(y, (n, 1), what=f"y from {what}", hint=_y_shape_hint(y, n))
-            assert_dtype(y, w_t.dtype, what=f"y from {what}")
-            assert_device(y, device, what=f"y from {what}")
-            assert_finite(X, what=f"X from {what}")
-            assert_finite(y, what=f"y from {what}")
+        (w, b, n) = case
+        w_t = torch.tensor(w)
+        X, y, what = _synthetic(student, w_t, b, n, 10 + k)
+        assert_same_shape(X, (n, len(w)), what=f"X from {what}",
+                          hint=("X must have one row per example and one column per entry of w: shape "
+                                "(num_examples, len(w))"))
+        assert_dtype(X, w_t.dtype, what=f"X from {what}")
+        assert_device(X, device, what=f"X from {what}")
+        assert_same_shape(y, (n, 1), what=f"y from {what}", hint=_y_shape_hint(y, n))
+        assert_dtype(y, w_t.dtype, what=f"y from {what}")
+        assert_device(y, device, what=f"y from {what}")
+        assert_finite(X, what=f"X from {what}")
+        assert_finite(y, what=f"y from {what}")
 
     @pytest.mark.points(2)
     def test_features_are_standard_normal(self, student, device):
@@ -245,24 +246,25 @@ class TestSyntheticData:
                 f"(expected about 50%): {hint}")
 
     @pytest.mark.points(3)
-    def test_labels_are_linear_plus_small_noise(self, student, device):
+    @pytest.mark.parametrize("k, case", list(enumerate([(TRUE_W, TRUE_B, 4000), (OTHER_W, OTHER_B, 3000)])))
+    def test_labels_are_linear_plus_small_noise(self, student, device, k, case):
         """The residual y - (X @ w + b), for the X returned, has mean about 0 and standard deviation
         0.01 (catches a missing bias, a missing noise, noise of standard deviation 1 or 0.0001, and y
         computed from another X)."""
-        for k, (w, b, n) in enumerate([(TRUE_W, TRUE_B, 4000), (OTHER_W, OTHER_B, 3000)]):
-            w_t = torch.tensor(w)
-            X, y, what = _synthetic(student, w_t, b, n, 30 + k)
-            assert_same_shape(X, (n, len(w)), what=f"X from {what}")
-            assert_same_shape(y, (n, 1), what=f"y from {what}", hint=_y_shape_hint(y, n))
-            assert_finite(y, what=f"y from {what}")
-            res = y.double().reshape(-1) - X.double() @ w_t.double() - b
-            mean, std = res.mean().item(), res.std().item()
-            # standard errors: 0.01/sqrt(n) <= 1.9e-4 for the mean, <= 1.3e-4 for the standard deviation
-            if abs(mean) > 2e-3 or not 0.009 <= std <= 0.011:
-                raise AssertionError(
-                    f"y from {what} is not X @ w + b plus noise of standard deviation 0.01: the residual "
-                    f"y - (X @ w + b) has mean {fmt_number(mean)} and standard deviation {fmt_number(std)} "
-                    f"(expected about 0 and 0.01)" + (f": {h}" if (h := _residual_hint(res, b)) else ""))
+        (w, b, n) = case
+        w_t = torch.tensor(w)
+        X, y, what = _synthetic(student, w_t, b, n, 30 + k)
+        assert_same_shape(X, (n, len(w)), what=f"X from {what}")
+        assert_same_shape(y, (n, 1), what=f"y from {what}", hint=_y_shape_hint(y, n))
+        assert_finite(y, what=f"y from {what}")
+        res = y.double().reshape(-1) - X.double() @ w_t.double() - b
+        mean, std = res.mean().item(), res.std().item()
+        # standard errors: 0.01/sqrt(n) <= 1.9e-4 for the mean, <= 1.3e-4 for the standard deviation
+        if abs(mean) > 2e-3 or not 0.009 <= std <= 0.011:
+            raise AssertionError(
+                f"y from {what} is not X @ w + b plus noise of standard deviation 0.01: the residual "
+                f"y - (X @ w + b) has mean {fmt_number(mean)} and standard deviation {fmt_number(std)} "
+                f"(expected about 0 and 0.01)" + (f": {h}" if (h := _residual_hint(res, b)) else ""))
 
     @pytest.mark.points(1)
     def test_keeps_float64(self, student, device):
@@ -398,15 +400,16 @@ class TestDataIter:
     pytestmark = [pytest.mark.exercise("data_iter")]
 
     @pytest.mark.points(3)
-    def test_every_example_exactly_once(self, student, device):
+    @pytest.mark.parametrize("k, case", list(enumerate([(23, 3, 5), (10, 2, 4)])))
+    def test_every_example_exactly_once(self, student, device, k, case):
         """One epoch yields every example exactly once, in minibatches of batch_size and a smaller last
         one (catches dropping the last partial minibatch, sampling with replacement)."""
-        for k, (n, d, batch_size) in enumerate([(23, 3, 5), (10, 2, 4)]):
-            features, labels = _iter_data(n, d, 100 + 2 * k)
-            items, what = _minibatches(student, batch_size, features, labels, seed=SEED + 100 + k)
-            order = _order(items, features, what)
-            _check_coverage(order, n, batch_size, what)
-            _check_sizes(order, n, batch_size, what)
+        (n, d, batch_size) = case
+        features, labels = _iter_data(n, d, 100 + 2 * k)
+        items, what = _minibatches(student, batch_size, features, labels, seed=SEED + 100 + k)
+        order = _order(items, features, what)
+        _check_coverage(order, n, batch_size, what)
+        _check_sizes(order, n, batch_size, what)
 
     @pytest.mark.points(2)
     @pytest.mark.placement
@@ -436,19 +439,20 @@ class TestDataIter:
                         "shuffling them separately breaks the pairs")
 
     @pytest.mark.points(2)
-    def test_batch_sizes(self, student, device):
+    @pytest.mark.parametrize("k, case", list(enumerate([(24, 2, 6), (5, 3, 8), (4, 2, 1)])))
+    def test_batch_sizes(self, student, device, k, case):
         """batch_size dividing n gives no empty minibatch; batch_size > n gives one minibatch of n;
         batch_size 1 gives n minibatches of one row, still 2-D."""
-        for k, (n, d, batch_size) in enumerate([(24, 2, 6), (5, 3, 8), (4, 2, 1)]):
-            features, labels = _iter_data(n, d, 300 + 2 * k)
-            items, what = _minibatches(student, batch_size, features, labels, seed=SEED + 300 + k)
-            order = _order(items, features, what)
-            _check_sizes(order, n, batch_size, what)
-            _check_coverage(order, n, batch_size, what)
-            for j, (_X, y) in enumerate(items):
-                if y.shape[1:] != labels.shape[1:]:
-                    raise AssertionError(f"y of minibatch {j} of {what} has shape {fmt_shape(y.shape)}, expected "
-                                         f"({len(order[j])}, 1): index labels with a tensor of indices")
+        (n, d, batch_size) = case
+        features, labels = _iter_data(n, d, 300 + 2 * k)
+        items, what = _minibatches(student, batch_size, features, labels, seed=SEED + 300 + k)
+        order = _order(items, features, what)
+        _check_sizes(order, n, batch_size, what)
+        _check_coverage(order, n, batch_size, what)
+        for j, (_X, y) in enumerate(items):
+            if y.shape[1:] != labels.shape[1:]:
+                raise AssertionError(f"y of minibatch {j} of {what} has shape {fmt_shape(y.shape)}, expected "
+                                     f"({len(order[j])}, 1): index labels with a tensor of indices")
 
     @pytest.mark.points(2)
     def test_new_random_order_every_epoch(self, student, device):
@@ -528,42 +532,44 @@ class TestLinreg:
     pytestmark = [pytest.mark.exercise("linreg")]
 
     @pytest.mark.points(3)
-    def test_values(self, student, reference, device):
+    @pytest.mark.parametrize("k, case", list(enumerate(LINREG_CASES)))
+    def test_values(self, student, reference, device, k, case):
         """X @ w + b: shape (n, 1), dtype, device, values (catches X * w, a missing bias, w @ X)."""
-        for k, (shape, note) in enumerate(LINREG_CASES):
-            X, w, b = _linreg_inputs(shape, 500 + 3 * k)
-            out = _linreg_call(student, X, w, b).value
-            expected = reference.linreg(X.double(), w.double(), b.double())
-            what = f"linreg(X, w, b) for {fmt_tensor('X', X)}{note}, w {fmt_shape(w.shape)}, b {fmt_shape(b.shape)}"
-            assert_same_shape(out, expected, what=what, hint=_linreg_shape_hint(out, X))
-            assert_tensor_close(out, expected, rtol=RTOL, atol=ATOL, what=what, dtype=X.dtype, device=device,
-                                hint=lambda o: _linreg_hint(o, X, w, b))
+        (shape, note) = case
+        X, w, b = _linreg_inputs(shape, 500 + 3 * k)
+        out = _linreg_call(student, X, w, b).value
+        expected = reference.linreg(X.double(), w.double(), b.double())
+        what = f"linreg(X, w, b) for {fmt_tensor('X', X)}{note}, w {fmt_shape(w.shape)}, b {fmt_shape(b.shape)}"
+        assert_same_shape(out, expected, what=what, hint=_linreg_shape_hint(out, X))
+        assert_tensor_close(out, expected, rtol=RTOL, atol=ATOL, what=what, dtype=X.dtype, device=device,
+                            hint=lambda o: _linreg_hint(o, X, w, b))
 
     @pytest.mark.points(2)
-    def test_gradient(self, student, reference, device):
+    @pytest.mark.parametrize("k, case", list(enumerate(LINREG_CASES[:2])))
+    def test_gradient(self, student, reference, device, k, case):
         """Back-propagating a random cotangent through linreg gives the reference's gradients w.r.t. X, w
         and b (catches tensors cut out of the autograd graph)."""
-        for k, (shape, note) in enumerate(LINREG_CASES[:2]):
-            X, w, b = _linreg_inputs(shape, 600 + 3 * k)
-            C = _randn((shape[0], 1), 650 + k)
-            out = _linreg_call(student, X, w, b).value  # shape first: a wrong shape cannot take the cotangent
-            assert_same_shape(out, (shape[0], 1), what=f"linreg(X, w, b) for {fmt_tensor('X', X)}{note}",
-                              hint=_linreg_shape_hint(out, X))
-            reply = _linreg_call(student, X.clone().requires_grad_(), w.clone().requires_grad_(),
-                                 b.clone().requires_grad_(), cotangent=C)
-            leaves = [t.double().requires_grad_() for t in (X, w, b)]
-            expected = torch.autograd.grad(reference.linreg(*leaves), leaves, C.double())
-            grads = reply.input_grads or []
-            for i, name in enumerate(("X", "w", "b")):
-                grad = grads[i] if i < len(grads) else None
-                if grad is None:
-                    raise AssertionError(
-                        f"no gradient reached {name} through linreg(X, w, b): compute X @ w + b with torch "
-                        f"operations on the tensors themselves (no .detach(), .data, .item(), .numpy() or "
-                        "torch.tensor(...) of intermediate results)")
-                assert_tensor_close(grad, expected[i], rtol=RTOL, atol=ATOL, dtype=X.dtype, device=device,
-                                    what=f"the gradient of linreg(X, w, b) w.r.t. {name} ({fmt_tensor('X', X)}{note}, "
-                                         "random cotangent)", hint=DETACHED_HINT)
+        (shape, note) = case
+        X, w, b = _linreg_inputs(shape, 600 + 3 * k)
+        C = _randn((shape[0], 1), 650 + k)
+        out = _linreg_call(student, X, w, b).value  # shape first: a wrong shape cannot take the cotangent
+        assert_same_shape(out, (shape[0], 1), what=f"linreg(X, w, b) for {fmt_tensor('X', X)}{note}",
+                          hint=_linreg_shape_hint(out, X))
+        reply = _linreg_call(student, X.clone().requires_grad_(), w.clone().requires_grad_(),
+                             b.clone().requires_grad_(), cotangent=C)
+        leaves = [t.double().requires_grad_() for t in (X, w, b)]
+        expected = torch.autograd.grad(reference.linreg(*leaves), leaves, C.double())
+        grads = reply.input_grads or []
+        for i, name in enumerate(("X", "w", "b")):
+            grad = grads[i] if i < len(grads) else None
+            if grad is None:
+                raise AssertionError(
+                    f"no gradient reached {name} through linreg(X, w, b): compute X @ w + b with torch "
+                    f"operations on the tensors themselves (no .detach(), .data, .item(), .numpy() or "
+                    "torch.tensor(...) of intermediate results)")
+            assert_tensor_close(grad, expected[i], rtol=RTOL, atol=ATOL, dtype=X.dtype, device=device,
+                                what=f"the gradient of linreg(X, w, b) w.r.t. {name} ({fmt_tensor('X', X)}{note}, "
+                                     "random cotangent)", hint=DETACHED_HINT)
 
     @pytest.mark.points(1)
     def test_keeps_float64(self, student, reference, device):
@@ -623,39 +629,41 @@ class TestSquaredLoss:
     pytestmark = [pytest.mark.exercise("squared_loss")]
 
     @pytest.mark.points(3)
-    def test_values_per_example(self, student, reference, device):
+    @pytest.mark.parametrize("k, case", list(enumerate(LOSS_CASES)))
+    def test_values_per_example(self, student, reference, device, k, case):
         """Per-example losses (y_hat - y.reshape(y_hat.shape)) ** 2 / 2 with the shape of y_hat (catches a
         missing reshape giving an (n, n) matrix, a mean, a missing / 2)."""
-        for k, (n, y_shape) in enumerate(LOSS_CASES):
-            y_hat, y = _loss_inputs(n, y_shape, 800 + 2 * k)
-            out = student.squared_loss(y_hat, y)
-            expected = reference.squared_loss(y_hat.double(), y.double())
-            what = f"squared_loss(y_hat, y) for {fmt_tensor('y_hat', y_hat)} and {fmt_tensor('y', y)}"
-            assert_same_shape(out, expected, what=what, hint=_loss_shape_hint(out, n))
-            assert_tensor_close(out, expected, rtol=RTOL, atol=ATOL, what=what, dtype=y_hat.dtype, device=device,
-                                hint=lambda o: _loss_value_hint(o, y_hat, y))
+        (n, y_shape) = case
+        y_hat, y = _loss_inputs(n, y_shape, 800 + 2 * k)
+        out = student.squared_loss(y_hat, y)
+        expected = reference.squared_loss(y_hat.double(), y.double())
+        what = f"squared_loss(y_hat, y) for {fmt_tensor('y_hat', y_hat)} and {fmt_tensor('y', y)}"
+        assert_same_shape(out, expected, what=what, hint=_loss_shape_hint(out, n))
+        assert_tensor_close(out, expected, rtol=RTOL, atol=ATOL, what=what, dtype=y_hat.dtype, device=device,
+                            hint=lambda o: _loss_value_hint(o, y_hat, y))
 
     @pytest.mark.points(2)
-    def test_gradient(self, student, reference, device):
+    @pytest.mark.parametrize("k, case", list(enumerate(LOSS_CASES[:2])))
+    def test_gradient(self, student, reference, device, k, case):
         """The gradient w.r.t. y_hat of a random combination of the losses is the reference's
         (c * (y_hat - y))."""
-        for k, (n, y_shape) in enumerate(LOSS_CASES[:2]):
-            y_hat, y = _loss_inputs(n, y_shape, 900 + 2 * k)
-            C = _randn((n, 1), 950 + k)
-            out = student.squared_loss(y_hat, y)  # shape first: a wrong shape cannot take the cotangent
-            assert_same_shape(out, (n, 1), what=f"squared_loss(y_hat, y) for {fmt_tensor('y_hat', y_hat)} and "
-                                                f"{fmt_tensor('y', y)}", hint=_loss_shape_hint(out, n))
-            reply = student.call("squared_loss", y_hat.clone().requires_grad_(), y, cotangent=C)
-            y64 = y_hat.double().requires_grad_()
-            (expected,) = torch.autograd.grad(reference.squared_loss(y64, y.double()), y64, C.double())
-            grads = reply.input_grads or []
-            grad = grads[0] if grads else None
-            if grad is None:
-                raise AssertionError("no gradient reached y_hat through squared_loss(y_hat, y): compute the loss "
-                                     "with torch operations on y_hat itself")
-            assert_tensor_close(grad, expected, rtol=RTOL, atol=ATOL, dtype=y_hat.dtype, device=device,
-                                what=f"the gradient of squared_loss w.r.t. y_hat ({fmt_tensor('y_hat', y_hat)}, "
-                                     f"{fmt_tensor('y', y)}, random cotangent)", hint=DETACHED_HINT)
+        (n, y_shape) = case
+        y_hat, y = _loss_inputs(n, y_shape, 900 + 2 * k)
+        C = _randn((n, 1), 950 + k)
+        out = student.squared_loss(y_hat, y)  # shape first: a wrong shape cannot take the cotangent
+        assert_same_shape(out, (n, 1), what=f"squared_loss(y_hat, y) for {fmt_tensor('y_hat', y_hat)} and "
+                                            f"{fmt_tensor('y', y)}", hint=_loss_shape_hint(out, n))
+        reply = student.call("squared_loss", y_hat.clone().requires_grad_(), y, cotangent=C)
+        y64 = y_hat.double().requires_grad_()
+        (expected,) = torch.autograd.grad(reference.squared_loss(y64, y.double()), y64, C.double())
+        grads = reply.input_grads or []
+        grad = grads[0] if grads else None
+        if grad is None:
+            raise AssertionError("no gradient reached y_hat through squared_loss(y_hat, y): compute the loss "
+                                 "with torch operations on y_hat itself")
+        assert_tensor_close(grad, expected, rtol=RTOL, atol=ATOL, dtype=y_hat.dtype, device=device,
+                            what=f"the gradient of squared_loss w.r.t. y_hat ({fmt_tensor('y_hat', y_hat)}, "
+                                 f"{fmt_tensor('y', y)}, random cotangent)", hint=DETACHED_HINT)
 
     @pytest.mark.points(1)
     def test_keeps_float64(self, student, reference, device):
@@ -831,33 +839,33 @@ class TestTrain:
 
     @pytest.mark.points(1)
     @pytest.mark.placement
-    def test_initial_parameters(self, student, device):
+    @pytest.mark.parametrize("k, dtype", list(enumerate((torch.float32, torch.float64))))
+    def test_initial_parameters(self, student, device, k, dtype):
         """With num_epochs=0 train returns its initial parameters: w of shape (d, 1) with small values,
         b = zeros(1), with the dtype (float32, float64) and device of features (catches ignoring
         num_epochs, a wrong start, parameters created in float32 whatever the data)."""
-        for k, dtype in enumerate((torch.float32, torch.float64)):
-            features, labels = _regression_data(OTHER_W, OTHER_B, 100, 1500 + k)
-            features, labels = features.to(dtype), labels.to(dtype)
-            what = (f"train(features, labels, lr=0.03, num_epochs=0, batch_size=10) for {fmt_tensor('features', features)}")
-            try:
-                value = student.call("train", features, labels, 0.03, 0, 10, seed=SEED + 1500 + k,
-                                     timeout=TRAIN_TIMEOUT).value
-            except AssertionError as error:
-                fail_with_hint(error, _shape_or_own_hint(str(error)))
-            if not isinstance(value, (tuple, list)) or len(value) != 2:
-                raise AssertionError(f"{what} returned {describe(value)}, expected the pair (w, b)")
-            w_out, b_out = value
-            assert_same_shape(w_out, (3, 1), what=f"w returned by {what}", hint=SHAPE_ADVICE)
-            assert_same_shape(b_out, (1,), what=f"b returned by {what}", hint="b starts as torch.zeros(1)")
-            for name, t in (("w", w_out), ("b", b_out)):
-                assert_dtype(t, dtype, what=f"{name} returned by {what}")
-                assert_device(t, device, what=f"{name} returned by {what}")
-            if bool((b_out != 0).any()) or not bool((w_out.abs() <= 0.05).all()):
-                raise AssertionError(
-                    f"{what} returned w = {_fmt_list(w_out.reshape(-1).tolist())}, b = {fmt_number(b_out.item())}: "
-                    "with no epoch to run, train must return its initial parameters, w drawn from N(0, 0.01**2) "
-                    "(torch.normal(0, 0.01, size=(features.shape[1], 1))) and b = torch.zeros(1); loop over "
-                    "range(num_epochs)")
+        features, labels = _regression_data(OTHER_W, OTHER_B, 100, 1500 + k)
+        features, labels = features.to(dtype), labels.to(dtype)
+        what = (f"train(features, labels, lr=0.03, num_epochs=0, batch_size=10) for {fmt_tensor('features', features)}")
+        try:
+            value = student.call("train", features, labels, 0.03, 0, 10, seed=SEED + 1500 + k,
+                                 timeout=TRAIN_TIMEOUT).value
+        except AssertionError as error:
+            fail_with_hint(error, _shape_or_own_hint(str(error)))
+        if not isinstance(value, (tuple, list)) or len(value) != 2:
+            raise AssertionError(f"{what} returned {describe(value)}, expected the pair (w, b)")
+        w_out, b_out = value
+        assert_same_shape(w_out, (3, 1), what=f"w returned by {what}", hint=SHAPE_ADVICE)
+        assert_same_shape(b_out, (1,), what=f"b returned by {what}", hint="b starts as torch.zeros(1)")
+        for name, t in (("w", w_out), ("b", b_out)):
+            assert_dtype(t, dtype, what=f"{name} returned by {what}")
+            assert_device(t, device, what=f"{name} returned by {what}")
+        if bool((b_out != 0).any()) or not bool((w_out.abs() <= 0.05).all()):
+            raise AssertionError(
+                f"{what} returned w = {_fmt_list(w_out.reshape(-1).tolist())}, b = {fmt_number(b_out.item())}: "
+                "with no epoch to run, train must return its initial parameters, w drawn from N(0, 0.01**2) "
+                "(torch.normal(0, 0.01, size=(features.shape[1], 1))) and b = torch.zeros(1); loop over "
+                "range(num_epochs)")
 
     @pytest.mark.points(1)
     def test_does_not_reseed(self, student, device):
@@ -953,25 +961,25 @@ class TestBuildConciseModel:
     pytestmark = [pytest.mark.exercise("build_concise_model")]
 
     @pytest.mark.points(2)
-    def test_structure(self, student):
+    @pytest.mark.parametrize("k, num_inputs", list(enumerate([2, 5])))
+    def test_structure(self, student, k, num_inputs):
         """The model holds exactly one nn.Linear(num_inputs, 1) with a bias, and no other parameter
         (catches a hard-coded nn.Linear(2, 1), a missing bias, extra layers)."""
-        for k, num_inputs in enumerate([2, 5]):
-            _net, linears, shapes, what = _build(student, num_inputs, 1800 + k)
-            if len(linears) != 1:
-                raise AssertionError(f"{what} contains {len(linears)} nn.Linear layers, expected exactly one: "
-                                     "linear regression is a single fully connected layer with one output, "
-                                     "nn.Sequential(nn.Linear(num_inputs, 1))")
-            in_f, out_f, has_bias = linears[0]
-            if (in_f, out_f) != (num_inputs, 1):
-                raise AssertionError(f"{what}'s nn.Linear maps {in_f} inputs to {out_f} outputs, expected "
-                                     f"{num_inputs} to 1: nn.Linear(num_inputs, 1) (use the argument num_inputs, "
-                                     "don't hard-code it)")
-            if not has_bias:
-                raise AssertionError(f"{what}'s nn.Linear has no bias: keep the default bias=True")
-            if shapes != [(1, num_inputs), (1,)]:
-                raise AssertionError(f"{what} has parameters of shapes {shapes}, expected [(1, {num_inputs}), (1,)]: "
-                                     "the model must be just the linear layer")
+        _net, linears, shapes, what = _build(student, num_inputs, 1800 + k)
+        if len(linears) != 1:
+            raise AssertionError(f"{what} contains {len(linears)} nn.Linear layers, expected exactly one: "
+                                 "linear regression is a single fully connected layer with one output, "
+                                 "nn.Sequential(nn.Linear(num_inputs, 1))")
+        in_f, out_f, has_bias = linears[0]
+        if (in_f, out_f) != (num_inputs, 1):
+            raise AssertionError(f"{what}'s nn.Linear maps {in_f} inputs to {out_f} outputs, expected "
+                                 f"{num_inputs} to 1: nn.Linear(num_inputs, 1) (use the argument num_inputs, "
+                                 "don't hard-code it)")
+        if not has_bias:
+            raise AssertionError(f"{what}'s nn.Linear has no bias: keep the default bias=True")
+        if shapes != [(1, num_inputs), (1,)]:
+            raise AssertionError(f"{what} has parameters of shapes {shapes}, expected [(1, {num_inputs}), (1,)]: "
+                                 "the model must be just the linear layer")
 
     @pytest.mark.points(2)
     def test_initialisation(self, student):

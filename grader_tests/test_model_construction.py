@@ -227,23 +227,23 @@ class TestMLP:
                                  "trainable")
 
     @pytest.mark.points(2)
-    def test_forward_values(self, student, reference, device):
+    @pytest.mark.parametrize("k, n", list(enumerate([3, 1, 20])))
+    def test_forward_values(self, student, reference, device, k, n):
         """net(X) = out(relu(hidden(X))) with the student's own parameters, for several batch sizes
         (catches a missing ReLU and layers applied in the wrong order)."""
-        for k, n in enumerate([3, 1, 20]):
-            net = _build(student, "MLP", seed=SEED + k, device=device)
-            named = _named_params(student, net)
-            _check_shapes(named, MLP_SHAPES, "MLP()")
-            params = [p for _, p in named]
-            X = _randn((n, 20), 10 + k)
-            out = net(X)
-            ref = _mlp_reference(reference, params)
-            expected = ref(X.double()).detach()
-            W1, b1, W2, b2 = (p.double() for p in params)
-            no_relu = (X.double() @ W1.T + b1) @ W2.T + b2
-            _check_forward(out, expected, f"MLP()(X) for X of shape ({n}, 20)", device,
-                           hint=_alternatives_hint([(no_relu, "that is the output without the ReLU between the two "
-                                                              "layers: out(relu(hidden(X)))")]))
+        net = _build(student, "MLP", seed=SEED + k, device=device)
+        named = _named_params(student, net)
+        _check_shapes(named, MLP_SHAPES, "MLP()")
+        params = [p for _, p in named]
+        X = _randn((n, 20), 10 + k)
+        out = net(X)
+        ref = _mlp_reference(reference, params)
+        expected = ref(X.double()).detach()
+        W1, b1, W2, b2 = (p.double() for p in params)
+        no_relu = (X.double() @ W1.T + b1) @ W2.T + b2
+        _check_forward(out, expected, f"MLP()(X) for X of shape ({n}, 20)", device,
+                       hint=_alternatives_hint([(no_relu, "that is the output without the ReLU between the two "
+                                                          "layers: out(relu(hidden(X)))")]))
 
     @pytest.mark.points(1)
     def test_gradients(self, student, reference, device):
@@ -305,36 +305,37 @@ class TestMySequential:
                     "something two modules can share, such as their class name")
 
     @pytest.mark.points(2)
-    def test_forward_in_order(self, student, reference, device):
+    @pytest.mark.parametrize("k, case", list(enumerate(SEQ_CASES)))
+    def test_forward_in_order(self, student, reference, device, k, case):
         """net(X) feeds X through the modules in the given order, each taking the previous output
         (catches reversed order, modules applied to the input, and layers left behind by net.to(device))."""
-        for k, (expr, shape) in enumerate(SEQ_CASES):
-            mods, twins = _seq_modules(student, k)
-            what = f"MySequential(...) with {len(mods)} modules"
-            net = _expect_module(student, student.call("MySequential", *mods).value, what)
-            _move(student, net, device, what)
-            X = _randn(shape, 110 + k)
+        (expr, shape) = case
+        mods, twins = _seq_modules(student, k)
+        what = f"MySequential(...) with {len(mods)} modules"
+        net = _expect_module(student, student.call("MySequential", *mods).value, what)
+        _move(student, net, device, what)
+        X = _randn(shape, 110 + k)
+        try:
+            out = net(X)
+        except AssertionError as error:
+            raise _rephrase(error, f"{what} applied to X of shape {shape} raised", [
+                ("shapes cannot be multiplied", "apply the modules in the order they were given, each to the "
+                                                "output of the previous one")]) from None
+        X64 = X.double()
+        expected = reference.MySequential(*twins)(X64).detach()
+        alternatives = [(X64, "the input came back unchanged: apply the modules and return the last output")]
+        for mistake, order in [("the modules were applied in reverse order", twins[::-1]),
+                               ("that is the last module applied to the input X: feed each module the output "
+                                "of the previous one (X = module(X))", twins[-1:])]:
             try:
-                out = net(X)
-            except AssertionError as error:
-                raise _rephrase(error, f"{what} applied to X of shape {shape} raised", [
-                    ("shapes cannot be multiplied", "apply the modules in the order they were given, each to the "
-                                                    "output of the previous one")]) from None
-            X64 = X.double()
-            expected = reference.MySequential(*twins)(X64).detach()
-            alternatives = [(X64, "the input came back unchanged: apply the modules and return the last output")]
-            for mistake, order in [("the modules were applied in reverse order", twins[::-1]),
-                                   ("that is the last module applied to the input X: feed each module the output "
-                                    "of the previous one (X = module(X))", twins[-1:])]:
-                try:
-                    h = X64
-                    for m in order:
-                        h = m(h)
-                    alternatives.insert(0, (h.detach(), mistake))
-                except RuntimeError:  # the shapes do not allow that mistake here
-                    pass
-            _check_forward(out, expected, f"{what}, applied to X of shape {shape}", device,
-                           hint=_alternatives_hint(alternatives))
+                h = X64
+                for m in order:
+                    h = m(h)
+                alternatives.insert(0, (h.detach(), mistake))
+            except RuntimeError:  # the shapes do not allow that mistake here
+                pass
+        _check_forward(out, expected, f"{what}, applied to X of shape {shape}", device,
+                       hint=_alternatives_hint(alternatives))
 
     @pytest.mark.points(1)
     def test_module_given_twice(self, student, reference, device):
@@ -411,30 +412,32 @@ class TestStackedLinear:
     pytestmark = [pytest.mark.exercise("StackedLinear")]
 
     @pytest.mark.points(1)
-    def test_layers_registered(self, student):
+    @pytest.mark.parametrize("k, case", list(enumerate(STACK_CASES[:2])))
+    def test_layers_registered(self, student, k, case):
         """StackedLinear(sizes) registers Linear(sizes[i], sizes[i+1]) for each consecutive pair, in
         order (catches a plain Python list of layers)."""
-        for k, (sizes, _) in enumerate(STACK_CASES[:2]):
-            net = _build(student, "StackedLinear", sizes, seed=SEED + 200 + k)
-            named = _named_params(student, net)
-            _check_shapes(named, _stack_shapes(sizes), f"StackedLinear({sizes})",
-                          hint=lambda shapes: "" if shapes else
-                          f"it has no parameters: keep the layers in an nn.ModuleList, not a plain list -- "
-                          f"{NOT_REGISTERED}")
+        (sizes, _) = case
+        net = _build(student, "StackedLinear", sizes, seed=SEED + 200 + k)
+        named = _named_params(student, net)
+        _check_shapes(named, _stack_shapes(sizes), f"StackedLinear({sizes})",
+                      hint=lambda shapes: "" if shapes else
+                      f"it has no parameters: keep the layers in an nn.ModuleList, not a plain list -- "
+                      f"{NOT_REGISTERED}")
 
     @pytest.mark.points(2)
-    def test_forward_values(self, student, reference, device):
+    @pytest.mark.parametrize("k, case", list(enumerate(STACK_CASES)))
+    def test_forward_values(self, student, reference, device, k, case):
         """net(X) applies the layers in order with ReLU between them and none after the last."""
-        for k, (sizes, n) in enumerate(STACK_CASES):
-            net = _build(student, "StackedLinear", sizes, seed=SEED + 210 + k, device=device)
-            named = _named_params(student, net)
-            _check_shapes(named, _stack_shapes(sizes), f"StackedLinear({sizes})")
-            params = [p for _, p in named]
-            X = _randn((n, sizes[0]), 220 + k)
-            expected = _load_into(reference.StackedLinear(sizes), params)(X.double()).detach()
-            alternatives = _stack_alternatives(params, X.double()) if len(sizes) > 2 else []
-            _check_forward(net(X), expected, f"StackedLinear({sizes})(X) for X of shape ({n}, {sizes[0]})", device,
-                           hint=_alternatives_hint(alternatives))
+        (sizes, n) = case
+        net = _build(student, "StackedLinear", sizes, seed=SEED + 210 + k, device=device)
+        named = _named_params(student, net)
+        _check_shapes(named, _stack_shapes(sizes), f"StackedLinear({sizes})")
+        params = [p for _, p in named]
+        X = _randn((n, sizes[0]), 220 + k)
+        expected = _load_into(reference.StackedLinear(sizes), params)(X.double()).detach()
+        alternatives = _stack_alternatives(params, X.double()) if len(sizes) > 2 else []
+        _check_forward(net(X), expected, f"StackedLinear({sizes})(X) for X of shape ({n}, {sizes[0]})", device,
+                       hint=_alternatives_hint(alternatives))
 
 
 # ============================================================================ MultiHead
@@ -462,29 +465,30 @@ class TestMultiHead:
                       f"it has no parameters: keep the heads in an nn.ModuleDict, not a plain dict -- {NOT_REGISTERED}")
 
     @pytest.mark.points(2)
-    def test_each_head(self, student, reference, device):
+    @pytest.mark.parametrize("k, case", list(enumerate([(6, HEADS, 5), (3, {"b": 2, "a": 5}, 1)])))
+    def test_each_head(self, student, reference, device, k, case):
         """net(X, head) is the named head's output, for every head."""
-        for k, (in_features, heads, n) in enumerate([(6, HEADS, 5), (3, {"b": 2, "a": 5}, 1)]):
-            net = _build(student, "MultiHead", in_features, heads, seed=SEED + 310 + k, device=device)
-            named = _named_params(student, net)
-            _check_shapes(named, _head_shapes(in_features, heads), f"MultiHead({in_features}, {heads})")
-            ref = _load_into(reference.MultiHead(in_features, heads), [p for _, p in named])
-            X = _randn((n, in_features), 320 + k)
-            outputs = {name: ref(X.double(), name).detach() for name in heads}
-            for name in heads:
-                others = [(outputs[o], f"that is the output of head {o!r}: select the head by its name, "
-                                       "self.heads[head](X)") for o in heads if o != name]
-                out = net(X, name)
-                if isinstance(out, torch.Tensor) and out.dim() == 2 and out.shape[1] != heads[name]:
-                    other = next((o for o in heads if o != name and heads[o] == out.shape[1]), None)
-                    if other is not None:
-                        raise AssertionError(
-                            f"MultiHead({in_features}, {heads})(X, {name!r}) has shape {_shape(out)}, expected "
-                            f"({n}, {heads[name]}): that is the shape of head {other!r}'s output -- select the head "
-                            "by its name, self.heads[head](X)")
-                _check_forward(out, outputs[name],
-                               f"MultiHead({in_features}, {heads})(X, {name!r}) for X of shape ({n}, {in_features})",
-                               device, hint=_alternatives_hint(others))
+        (in_features, heads, n) = case
+        net = _build(student, "MultiHead", in_features, heads, seed=SEED + 310 + k, device=device)
+        named = _named_params(student, net)
+        _check_shapes(named, _head_shapes(in_features, heads), f"MultiHead({in_features}, {heads})")
+        ref = _load_into(reference.MultiHead(in_features, heads), [p for _, p in named])
+        X = _randn((n, in_features), 320 + k)
+        outputs = {name: ref(X.double(), name).detach() for name in heads}
+        for name in heads:
+            others = [(outputs[o], f"that is the output of head {o!r}: select the head by its name, "
+                                   "self.heads[head](X)") for o in heads if o != name]
+            out = net(X, name)
+            if isinstance(out, torch.Tensor) and out.dim() == 2 and out.shape[1] != heads[name]:
+                other = next((o for o in heads if o != name and heads[o] == out.shape[1]), None)
+                if other is not None:
+                    raise AssertionError(
+                        f"MultiHead({in_features}, {heads})(X, {name!r}) has shape {_shape(out)}, expected "
+                        f"({n}, {heads[name]}): that is the shape of head {other!r}'s output -- select the head "
+                        "by its name, self.heads[head](X)")
+            _check_forward(out, outputs[name],
+                           f"MultiHead({in_features}, {heads})(X, {name!r}) for X of shape ({n}, {in_features})",
+                           device, hint=_alternatives_hint(others))
 
 
 # ============================================================================ FixedHiddenMLP
@@ -570,29 +574,29 @@ class TestFixedHiddenMLP:
             "of |X| is larger than 1 (`while X.abs().sum() > 1`), not while it is at least 1")
 
     @pytest.mark.points(1)
-    def test_forward_values(self, student, reference, device):
+    @pytest.mark.parametrize("k, n", list(enumerate([2, 1, 5])))
+    def test_forward_values(self, student, reference, device, k, n):
         """net(X): linear, relu(X @ rand_weight + 1), the same linear, halve while the sum of |X| > 1,
         sum (catches an L2 norm in the loop, `if` instead of `while`, a second layer)."""
-        for k, n in enumerate([2, 1, 5]):
-            net = _build(student, "FixedHiddenMLP", seed=SEED + 420 + k, device=device)
-            rand_weight, W, b = (t.double() for t in _fixed_state(student, net))
-            X = _randn((n, 20), 430 + k)
-            ref = reference.FixedHiddenMLP().double()
-            with torch.no_grad():
-                ref.rand_weight.copy_(rand_weight)
-                ref.linear.weight.copy_(W)
-                ref.linear.bias.copy_(b)
-            expected = ref(X.double()).detach()
-            X64 = X.double()
-            alternatives = [(_fixed_forward(X64, rand_weight, W, b, "l2"),
-                             "that halves while the L2 norm is above 1: the book's loop tests the sum of absolute "
-                             "values, X.abs().sum() > 1"),
-                            (_fixed_forward(X64, rand_weight, W, b, "if"),
-                             "that halves at most once: keep halving in a while loop until X.abs().sum() <= 1"),
-                            (_fixed_forward(X64, rand_weight, W, b, "none"),
-                             "that is the sum without the halving loop")]
-            _check_forward(net(X), expected, f"FixedHiddenMLP()(X) for X of shape ({n}, 20)", device,
-                           hint=_alternatives_hint(alternatives))
+        net = _build(student, "FixedHiddenMLP", seed=SEED + 420 + k, device=device)
+        rand_weight, W, b = (t.double() for t in _fixed_state(student, net))
+        X = _randn((n, 20), 430 + k)
+        ref = reference.FixedHiddenMLP().double()
+        with torch.no_grad():
+            ref.rand_weight.copy_(rand_weight)
+            ref.linear.weight.copy_(W)
+            ref.linear.bias.copy_(b)
+        expected = ref(X.double()).detach()
+        X64 = X.double()
+        alternatives = [(_fixed_forward(X64, rand_weight, W, b, "l2"),
+                         "that halves while the L2 norm is above 1: the book's loop tests the sum of absolute "
+                         "values, X.abs().sum() > 1"),
+                        (_fixed_forward(X64, rand_weight, W, b, "if"),
+                         "that halves at most once: keep halving in a while loop until X.abs().sum() <= 1"),
+                        (_fixed_forward(X64, rand_weight, W, b, "none"),
+                         "that is the sum without the halving loop")]
+        _check_forward(net(X), expected, f"FixedHiddenMLP()(X) for X of shape ({n}, 20)", device,
+                       hint=_alternatives_hint(alternatives))
 
     @pytest.mark.points(1)
     def test_gradients(self, student, reference, device):
@@ -745,38 +749,40 @@ class TestMyLinear:
                                  f"entries, expected about 0, 1 and 50%: {hint}")
 
     @pytest.mark.points(1)
-    def test_forward_values(self, student, reference, device):
+    @pytest.mark.parametrize("k, case", list(enumerate([(5, 3, 4), (4, 4, 4), (6, 2, 1)])))
+    def test_forward_values(self, student, reference, device, k, case):
         """layer(X) = relu(X @ weight + bias) with the layer's own parameters."""
-        for k, (in_units, units, n) in enumerate([(5, 3, 4), (4, 4, 4), (6, 2, 1)]):
-            layer = _build(student, "MyLinear", in_units, units, seed=SEED + 610 + k, device=device)
-            params = _mylinear_params(student, layer, in_units, units)
-            X = _randn((n, in_units), 620 + k)
-            expected = _load_into(reference.MyLinear(in_units, units), params)(X.double()).detach()
-            W, b = (p.double() for p in params)
-            no_relu = X.double() @ W + b
-            _check_forward(layer(X), expected, f"MyLinear({in_units}, {units})(X) for X of shape ({n}, {in_units})",
-                           device, hint=_alternatives_hint([(no_relu, "that is X @ weight + bias without the ReLU "
-                                                                      "of the book's MyLinear")]))
+        (in_units, units, n) = case
+        layer = _build(student, "MyLinear", in_units, units, seed=SEED + 610 + k, device=device)
+        params = _mylinear_params(student, layer, in_units, units)
+        X = _randn((n, in_units), 620 + k)
+        expected = _load_into(reference.MyLinear(in_units, units), params)(X.double()).detach()
+        W, b = (p.double() for p in params)
+        no_relu = X.double() @ W + b
+        _check_forward(layer(X), expected, f"MyLinear({in_units}, {units})(X) for X of shape ({n}, {in_units})",
+                       device, hint=_alternatives_hint([(no_relu, "that is X @ weight + bias without the ReLU "
+                                                                  "of the book's MyLinear")]))
 
     @pytest.mark.points(2)
-    def test_gradients_reach_parameters(self, student, reference, device):
+    @pytest.mark.parametrize("k, case", list(enumerate([(5, 3, 4), (3, 6, 2)])))
+    def test_gradients_reach_parameters(self, student, reference, device, k, case):
         """Back-propagation reaches weight and bias with the reference's gradients, and X (catches the
         book's self.weight.data in forward, which leaves the parameters without gradients)."""
-        for k, (in_units, units, n) in enumerate([(5, 3, 4), (3, 6, 2)]):
-            layer = _build(student, "MyLinear", in_units, units, seed=SEED + 630 + k, device=device)
-            params = _mylinear_params(student, layer, in_units, units)
-            X, C = _randn((n, in_units), 640 + k), _randn((n, units), 645 + k)
-            _, grads, x_grad = _forward_with_grads(student, layer, X, C)
-            ref = _load_into(reference.MyLinear(in_units, units), params)
-            expected = _reference_grads(ref, X, C)
-            what = f"MyLinear({in_units}, {units})(X) for X of shape ({n}, {in_units})"
-            for name, grad in zip(["weight", "bias"], grads):
-                if grad is None:
-                    raise AssertionError(
-                        f"no gradient reached MyLinear.{name} after back-propagating through {what}: forward must "
-                        "use self.weight and self.bias themselves -- .data (as in the book) gives the same numbers "
-                        "without the autograd history, so the layer would never learn")
-            _check_grads(grads + [x_grad], expected, ["MyLinear.weight", "MyLinear.bias", "X"], what, device)
+        (in_units, units, n) = case
+        layer = _build(student, "MyLinear", in_units, units, seed=SEED + 630 + k, device=device)
+        params = _mylinear_params(student, layer, in_units, units)
+        X, C = _randn((n, in_units), 640 + k), _randn((n, units), 645 + k)
+        _, grads, x_grad = _forward_with_grads(student, layer, X, C)
+        ref = _load_into(reference.MyLinear(in_units, units), params)
+        expected = _reference_grads(ref, X, C)
+        what = f"MyLinear({in_units}, {units})(X) for X of shape ({n}, {in_units})"
+        for name, grad in zip(["weight", "bias"], grads):
+            if grad is None:
+                raise AssertionError(
+                    f"no gradient reached MyLinear.{name} after back-propagating through {what}: forward must "
+                    "use self.weight and self.bias themselves -- .data (as in the book) gives the same numbers "
+                    "without the autograd history, so the layer would never learn")
+        _check_grads(grads + [x_grad], expected, ["MyLinear.weight", "MyLinear.bias", "X"], what, device)
 
 
 # ============================================================================ count_parameters
@@ -1167,18 +1173,18 @@ class TestLoadParams:
         return _expect_module(student, out, what)
 
     @pytest.mark.points(2)
-    def test_returns_loaded_module(self, student):
+    @pytest.mark.parametrize("k, path", list(enumerate(["saved.params", "other.pt"])))
+    def test_returns_loaded_module(self, student, k, path):
         """load_params(make_net, path) returns a fresh module from make_net whose parameters and
         buffers are exactly those saved (catches a module returned without loading, no return)."""
-        for k, path in enumerate(["saved.params", "other.pt"]):
-            expected = self._saved(student, SEED + 1100 + k, path)
-            net = self._load(student, path)
-            got = student.eval(inspections.STATE_DICT, net=net)
-            try:
-                _compare_state(got, expected, f"load_params(make_net, {path!r}).state_dict()")
-            except AssertionError as error:
-                raise AssertionError(f"{error} -- the module returned must hold the saved values: "
-                                     "net.load_state_dict(torch.load(path))") from None
+        expected = self._saved(student, SEED + 1100 + k, path)
+        net = self._load(student, path)
+        got = student.eval(inspections.STATE_DICT, net=net)
+        try:
+            _compare_state(got, expected, f"load_params(make_net, {path!r}).state_dict()")
+        except AssertionError as error:
+            raise AssertionError(f"{error} -- the module returned must hold the saved values: "
+                                 "net.load_state_dict(torch.load(path))") from None
 
     @pytest.mark.points(1)
     def test_safe_loading(self, student):

@@ -472,21 +472,22 @@ class TestRnnStep:
             _check_step_result(out, X_t, H, params, f"rnn_step(X_t, H, params) for {label}", device)
 
     @pytest.mark.points(2)
-    def test_gradients(self, student, device):
+    @pytest.mark.parametrize("k, case", list(enumerate(_step_cases()[::3])))
+    def test_gradients(self, student, device, k, case):
         """Back-propagating random cotangents of (Y_t, H_new) gives the right gradients with respect to
         X_t, H and every parameter."""
-        for k, (label, X_t, H, params) in enumerate(_step_cases()[::3]):
-            g = _gen(350 + k)
-            B, h, q = X_t.shape[0], H.shape[1], params[3].shape[1]
-            cot = (_randn((B, q), g), _randn((B, h), g))
-            leaves = [X_t.clone().requires_grad_(), H.clone().requires_grad_(),
-                      [p.clone().requires_grad_() for p in params]]
-            reply = _call(student, "rnn_step", *leaves, cotangent=cot)
-            expected = _reference_grads(
-                lambda t: _simulate(t["X_t"][None], t["H"], [t[n] for n in PARAM_NAMES]),
-                {"X_t": X_t, "H": H, **dict(zip(PARAM_NAMES, params))}, cot)
-            _check_grads(reply, expected, ("X_t", "H", *PARAM_NAMES), atol=STEP_ATOL, device=device,
-                         fn=f"rnn_step ({label})")
+        (label, X_t, H, params) = case
+        g = _gen(350 + k)
+        B, h, q = X_t.shape[0], H.shape[1], params[3].shape[1]
+        cot = (_randn((B, q), g), _randn((B, h), g))
+        leaves = [X_t.clone().requires_grad_(), H.clone().requires_grad_(),
+                  [p.clone().requires_grad_() for p in params]]
+        reply = _call(student, "rnn_step", *leaves, cotangent=cot)
+        expected = _reference_grads(
+            lambda t: _simulate(t["X_t"][None], t["H"], [t[n] for n in PARAM_NAMES]),
+            {"X_t": X_t, "H": H, **dict(zip(PARAM_NAMES, params))}, cot)
+        _check_grads(reply, expected, ("X_t", "H", *PARAM_NAMES), atol=STEP_ATOL, device=device,
+                     fn=f"rnn_step ({label})")
 
 
 # ============================================================================ rnn
@@ -528,13 +529,14 @@ class TestRnn:
     pytestmark = [pytest.mark.exercise("rnn")]
 
     @pytest.mark.points(2)
-    def test_values(self, student, device):
+    @pytest.mark.parametrize("k, case", list(enumerate(RNN_SHAPES)))
+    def test_values(self, student, device, k, case):
         """torch.cat of the steps' outputs along dim 0, shape (T * B, q), and the final state, for
         several shapes (catches stacking, the initial state reused at every step, relu, H @ W_hh.T)."""
-        for k, (label, shape) in enumerate(RNN_SHAPES):
-            inputs, H, params = _rnn_case(*shape, 400 + k)
-            out = _call(student, "rnn", inputs, (H,), params).value
-            _check_rnn_result(out, inputs, H, params, f"rnn(inputs, (H,), params) for {label}", device)
+        (label, shape) = case
+        inputs, H, params = _rnn_case(*shape, 400 + k)
+        out = _call(student, "rnn", inputs, (H,), params).value
+        _check_rnn_result(out, inputs, H, params, f"rnn(inputs, (H,), params) for {label}", device)
 
     @pytest.mark.points(1)
     def test_returns_state_tuple(self, student, device):

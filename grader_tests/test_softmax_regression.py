@@ -60,6 +60,7 @@ from autograder.seeded import SeededInputs
 from autograder.student import RemoteObject
 
 from shared_minibatches import judge_shuffling, judge_training
+from shared_recipe import argument_state, check_input_unchanged, float64_hint, gradient_of
 import shared_sgd_checks as sgd_checks
 
 SEED = 20_240_517
@@ -104,37 +105,20 @@ def _probs(logits64: torch.Tensor, dtype) -> torch.Tensor:
     return (e / e.sum(dim=1, keepdim=True)).to(dtype)
 
 
+INPLACE_ADVICE = ("use out-of-place operations (X = X - m or X - m, not X -= m or X.sub_(m)) so the caller's "
+                  "tensor is left unchanged")
+FLOAT64_ADVICE = "compute in the input's dtype (no .float(), and create helper tensors with dtype=X.dtype)"
+
+
 def _check_input_unchanged(reply, inputs, fn):
     """The function must not modify its inputs in place (X -= m changes the caller's tensor)."""
     for i, (name, original) in enumerate(inputs):
-        state = reply.args_after[i] if i < len(reply.args_after) else None
-        after = None if state is None else state.value
-        if after is None:
-            continue
-        if after.shape != original.shape or not torch.equal(after.to(original.dtype), original):
-            where = ""
-            if after.shape == original.shape:
-                diff = torch.nonzero(after.to(original.dtype) != original)
-                if len(diff):
-                    idx = tuple(diff[0].tolist())
-                    where = (f" ({name}{list(idx)} changed from {fmt_number(original[idx].item())} to "
-                             f"{fmt_number(after[idx].item())})")
-            raise AssertionError(
-                f"{fn} modified its input {name} in place{where}: use out-of-place operations "
-                f"(X = X - m or X - m, not X -= m or X.sub_(m)) so the caller's tensor is left unchanged")
+        check_input_unchanged(argument_state(reply, i), original, fn, name, INPLACE_ADVICE)
 
 
 def _check_gradient(reply, expected, *, what, device, dtype, fn, input_name):
-    grads = reply.input_grads or []
-    grad = grads[0] if grads else None
-    if grad is None:
-        raise AssertionError(
-            f"no gradient reached {input_name}: the output of {fn} is not connected to {input_name} in the "
-            "autograd graph (did you use .detach(), .data, .item(), .numpy() or build a new tensor "
-            f"with torch.tensor(...) from intermediate results? Compute {fn} with torch operations on "
-            f"{input_name} itself)")
-    assert_tensor_close(grad, expected, rtol=RTOL, atol=ATOL, what=what, dtype=dtype, device=device,
-                        hint=DETACHED_HINT)
+    assert_tensor_close(gradient_of(reply, fn, input_name), expected, rtol=RTOL, atol=ATOL, what=what, dtype=dtype,
+                        device=device, hint=DETACHED_HINT)
 
 
 def _rows_sum_hint(out: torch.Tensor) -> str:
@@ -157,12 +141,7 @@ def _rows_sum_hint(out: torch.Tensor) -> str:
 
 
 def _float64_hint(actual, expected) -> str:
-    """A float64 result that matches only to float32 precision went through float32 somewhere."""
-    if isinstance(actual, torch.Tensor) and actual.shape == expected.shape:
-        if torch.isfinite(actual).all() and first_mismatch(actual, expected, rtol=1e-5, atol=1e-6) is None:
-            return ("the result matches only to float32 precision: compute in the input's dtype "
-                    "(no .float(), and create helper tensors with dtype=X.dtype)")
-    return ""
+    return float64_hint(actual, expected, FLOAT64_ADVICE)
 
 
 def _call(student, fn, *args, **kwargs):
@@ -211,29 +190,29 @@ class TestSoftmax:
     pytestmark = [pytest.mark.exercise("softmax")]
 
     @pytest.mark.points(2)
-    def test_values_float32(self, student, reference, device):
+    @pytest.mark.parametrize("k, shape", list(enumerate([(4, 3), (5, 5), (1, 7)])))
+    def test_values_float32(self, student, reference, device, k, shape):
         """Row-wise softmax of float32 logits: shape, dtype, device, values; rows (not columns) sum to 1;
         the input is not modified in place."""
-        for k, shape in enumerate([(4, 3), (5, 5), (1, 7)]):
-            X = _randn(shape, 100 + k, scale=2.0)
-            reply = _call(student, "softmax", X)
-            out = reply.value
-            expected = reference.softmax(X.double())
-            what = f"softmax(X) for {fmt_tensor('X', X)}"
-            assert_tensor_close(out, expected, rtol=RTOL, atol=ATOL, what=what, dtype=X.dtype,
-                                device=device, hint=_rows_sum_hint)
-            _check_input_unchanged(reply, [("X", X)], "softmax")
+        X = _randn(shape, 100 + k, scale=2.0)
+        reply = _call(student, "softmax", X)
+        out = reply.value
+        expected = reference.softmax(X.double())
+        what = f"softmax(X) for {fmt_tensor('X', X)}"
+        assert_tensor_close(out, expected, rtol=RTOL, atol=ATOL, what=what, dtype=X.dtype,
+                            device=device, hint=_rows_sum_hint)
+        _check_input_unchanged(reply, [("X", X)], "softmax")
 
     @pytest.mark.points(1)
-    def test_keeps_float64(self, student, reference, device):
+    @pytest.mark.parametrize("k, shape", list(enumerate([(4, 3), (5, 5)])))
+    def test_keeps_float64(self, student, reference, device, k, shape):
         """float64 logits give a float64 result computed in float64."""
-        for k, shape in enumerate([(4, 3), (5, 5)]):
-            X = _randn(shape, 200 + k, dtype=torch.float64, scale=3.0)
-            out = _call(student, "softmax", X).value
-            expected = reference.softmax(X)
-            what = f"softmax(X) for {fmt_tensor('X', X)}"
-            assert_tensor_close(out, expected, rtol=RTOL64, atol=ATOL64, what=what, dtype=torch.float64,
-                                device=device, hint=lambda o: _float64_hint(o, expected) or _rows_sum_hint(o))
+        X = _randn(shape, 200 + k, dtype=torch.float64, scale=3.0)
+        out = _call(student, "softmax", X).value
+        expected = reference.softmax(X)
+        what = f"softmax(X) for {fmt_tensor('X', X)}"
+        assert_tensor_close(out, expected, rtol=RTOL64, atol=ATOL64, what=what, dtype=torch.float64,
+                            device=device, hint=lambda o: _float64_hint(o, expected) or _rows_sum_hint(o))
 
     @pytest.mark.points(2)
     def test_large_logits_are_stable(self, student, reference, device):
@@ -271,19 +250,19 @@ class TestSoftmax:
                                 device=device, finite_hint=hint)
 
     @pytest.mark.points(2)
-    def test_gradient(self, student, reference, device):
+    @pytest.mark.parametrize("k, shape", list(enumerate([(4, 3), (5, 5)])))
+    def test_gradient(self, student, reference, device, k, shape):
         """Back-propagating a random cotangent through softmax gives the reference's gradient w.r.t. X
         (catches detached or rebuilt tensors inside softmax)."""
-        for k, shape in enumerate([(4, 3), (5, 5)]):
-            X = _randn(shape, 400 + k, scale=2.0)
-            C = _randn(shape, 450 + k)
-            out = _call(student, "softmax", X).value  # shape first: a wrong shape cannot take the cotangent
-            assert_same_shape(out, shape, what=f"softmax(X) for {fmt_tensor('X', X)}")
-            reply = _call(student, "softmax", X.clone().requires_grad_(), cotangent=C)
-            X64 = X.double().requires_grad_()
-            (expected,) = torch.autograd.grad(reference.softmax(X64), X64, C.double())
-            _check_gradient(reply, expected, device=device, dtype=X.dtype, fn="softmax", input_name="X",
-                            what=f"the gradient of softmax w.r.t. X ({fmt_tensor('X', X)}, random cotangent)")
+        X = _randn(shape, 400 + k, scale=2.0)
+        C = _randn(shape, 450 + k)
+        out = _call(student, "softmax", X).value  # shape first: a wrong shape cannot take the cotangent
+        assert_same_shape(out, shape, what=f"softmax(X) for {fmt_tensor('X', X)}")
+        reply = _call(student, "softmax", X.clone().requires_grad_(), cotangent=C)
+        X64 = X.double().requires_grad_()
+        (expected,) = torch.autograd.grad(reference.softmax(X64), X64, C.double())
+        _check_gradient(reply, expected, device=device, dtype=X.dtype, fn="softmax", input_name="X",
+                        what=f"the gradient of softmax w.r.t. X ({fmt_tensor('X', X)}, random cotangent)")
 
     @pytest.mark.points(1)
     def test_no_builtin_softmax(self, student, reference):
@@ -323,19 +302,20 @@ class TestCrossEntropy:
     pytestmark = [pytest.mark.exercise("cross_entropy")]
 
     @pytest.mark.points(3)
-    def test_values(self, student, reference, device):
+    @pytest.mark.parametrize("k, case", list(enumerate(CE_CASES)))
+    def test_values(self, student, reference, device, k, case):
         """Per-example losses -log(y_hat[i, y[i]]): shape (n,), dtype of y_hat, device, values
         (catches y_hat[:, y], a mean instead of per-example losses, a missing minus sign)."""
-        for k, (shape, labels, dtype) in enumerate(CE_CASES):
-            y_hat = _probs(_randn(shape, 600 + k, dtype=torch.float64, scale=1.5), dtype)
-            y = torch.tensor(labels, dtype=torch.int64)
-            out = student.cross_entropy(y_hat, y)
-            expected = reference.cross_entropy(y_hat.double(), y)
-            what = f"cross_entropy(y_hat, y) for {fmt_tensor('y_hat', y_hat)} and labels y = {labels}"
-            assert_same_shape(out, expected, what=what, hint=_ce_shape_hint(out, shape[0]))
-            rtol, atol = (RTOL64, ATOL64) if dtype == torch.float64 else (RTOL, ATOL)
-            assert_tensor_close(out, expected, rtol=rtol, atol=atol, what=what, dtype=dtype, device=device,
-                                hint=lambda o: _float64_hint(o, expected) if dtype == torch.float64 else "")
+        (shape, labels, dtype) = case
+        y_hat = _probs(_randn(shape, 600 + k, dtype=torch.float64, scale=1.5), dtype)
+        y = torch.tensor(labels, dtype=torch.int64)
+        out = student.cross_entropy(y_hat, y)
+        expected = reference.cross_entropy(y_hat.double(), y)
+        what = f"cross_entropy(y_hat, y) for {fmt_tensor('y_hat', y_hat)} and labels y = {labels}"
+        assert_same_shape(out, expected, what=what, hint=_ce_shape_hint(out, shape[0]))
+        rtol, atol = (RTOL64, ATOL64) if dtype == torch.float64 else (RTOL, ATOL)
+        assert_tensor_close(out, expected, rtol=rtol, atol=atol, what=what, dtype=dtype, device=device,
+                            hint=lambda o: _float64_hint(o, expected) if dtype == torch.float64 else "")
 
     @pytest.mark.points(2)
     def test_zero_probabilities(self, student, reference, device):
@@ -375,22 +355,23 @@ class TestCrossEntropy:
                                         "(0 * inf = NaN): select the target probabilities before taking the log")
 
     @pytest.mark.points(2)
-    def test_gradient(self, student, reference, device):
+    @pytest.mark.parametrize("k, case", list(enumerate(CE_CASES[:2])))
+    def test_gradient(self, student, reference, device, k, case):
         """The gradient w.r.t. y_hat of a random combination of the losses matches the reference
         (catches losses rebuilt with torch.tensor([...]) or detached)."""
-        for k, (shape, labels, dtype) in enumerate(CE_CASES[:2]):
-            y_hat = _probs(_randn(shape, 800 + k, dtype=torch.float64, scale=1.5), dtype)
-            y = torch.tensor(labels, dtype=torch.int64)
-            C = _randn((shape[0],), 850 + k)
-            out = student.cross_entropy(y_hat, y)  # shape first: a wrong shape cannot take the cotangent
-            assert_same_shape(out, (shape[0],), hint=_ce_shape_hint(out, shape[0]),
-                              what=f"cross_entropy(y_hat, y) for {fmt_tensor('y_hat', y_hat)} and labels y = {labels}")
-            reply = student.call("cross_entropy", y_hat.clone().requires_grad_(), y, cotangent=C)
-            y64 = y_hat.double().requires_grad_()
-            (expected,) = torch.autograd.grad(reference.cross_entropy(y64, y), y64, C.double())
-            _check_gradient(reply, expected, device=device, dtype=dtype, fn="cross_entropy", input_name="y_hat",
-                            what=f"the gradient of cross_entropy w.r.t. y_hat ({fmt_tensor('y_hat', y_hat)}, "
-                                 f"y = {labels}, random cotangent)")
+        (shape, labels, dtype) = case
+        y_hat = _probs(_randn(shape, 800 + k, dtype=torch.float64, scale=1.5), dtype)
+        y = torch.tensor(labels, dtype=torch.int64)
+        C = _randn((shape[0],), 850 + k)
+        out = student.cross_entropy(y_hat, y)  # shape first: a wrong shape cannot take the cotangent
+        assert_same_shape(out, (shape[0],), hint=_ce_shape_hint(out, shape[0]),
+                          what=f"cross_entropy(y_hat, y) for {fmt_tensor('y_hat', y_hat)} and labels y = {labels}")
+        reply = student.call("cross_entropy", y_hat.clone().requires_grad_(), y, cotangent=C)
+        y64 = y_hat.double().requires_grad_()
+        (expected,) = torch.autograd.grad(reference.cross_entropy(y64, y), y64, C.double())
+        _check_gradient(reply, expected, device=device, dtype=dtype, fn="cross_entropy", input_name="y_hat",
+                        what=f"the gradient of cross_entropy w.r.t. y_hat ({fmt_tensor('y_hat', y_hat)}, "
+                             f"y = {labels}, random cotangent)")
 
     @pytest.mark.points(1)
     def test_no_builtin_loss(self, student, reference):
@@ -592,17 +573,18 @@ class TestSoftmaxCeGrad:
     pytestmark = [pytest.mark.exercise("softmax_ce_grad")]
 
     @pytest.mark.points(3)
-    def test_values(self, student, reference, device):
+    @pytest.mark.parametrize("k, case", list(enumerate([((4, 3), [2, 0, 2, 1]), ((5, 5), [3, 0, 4, 1, 2]), ((1, 7), [5])])))
+    def test_values(self, student, reference, device, k, case):
         """(softmax(logits) - one_hot(y)) / n equals autograd's gradient of the reference mean
         cross-entropy (catches a missing / n, a missing one-hot, a flipped sign)."""
-        for k, (shape, labels) in enumerate([((4, 3), [2, 0, 2, 1]), ((5, 5), [3, 0, 4, 1, 2]), ((1, 7), [5])]):
-            logits = _randn(shape, 1300 + k, scale=2.0)
-            y = torch.tensor(labels, dtype=torch.int64)
-            out = _call(student, "softmax_ce_grad", logits, y).value
-            expected = _reference_ce_grad(reference, logits, y)
-            what = f"softmax_ce_grad(logits, y) for {fmt_tensor('logits', logits)}, y = {labels}"
-            assert_tensor_close(out, expected, rtol=RTOL, atol=ATOL, what=what, dtype=logits.dtype,
-                                device=device, hint=lambda o: _ce_grad_hint(o, logits, y, expected))
+        (shape, labels) = case
+        logits = _randn(shape, 1300 + k, scale=2.0)
+        y = torch.tensor(labels, dtype=torch.int64)
+        out = _call(student, "softmax_ce_grad", logits, y).value
+        expected = _reference_ce_grad(reference, logits, y)
+        what = f"softmax_ce_grad(logits, y) for {fmt_tensor('logits', logits)}, y = {labels}"
+        assert_tensor_close(out, expected, rtol=RTOL, atol=ATOL, what=what, dtype=logits.dtype,
+                            device=device, hint=lambda o: _ce_grad_hint(o, logits, y, expected))
 
     @pytest.mark.points(1)
     def test_keeps_float64(self, student, reference, device):
@@ -740,12 +722,13 @@ class TestBuildConciseModel:
     pytestmark = [pytest.mark.exercise("build_concise_model")]
 
     @pytest.mark.points(2)
-    def test_structure(self, student):
+    @pytest.mark.parametrize("k, case", list(enumerate([(48, 5), (12, 7)])))
+    def test_structure(self, student, k, case):
         """An nn.Module holding exactly one nn.Linear(num_inputs, num_outputs) with a bias and no other
         parameters, built from the arguments (catches swapped arguments, bias=False, hard-coded sizes)."""
-        for k, (num_inputs, num_outputs) in enumerate([(48, 5), (12, 7)]):
-            net = _build(student, num_inputs, num_outputs, seed=SEED + 2000 + k)
-            _check_structure(student, net, num_inputs, num_outputs)
+        (num_inputs, num_outputs) = case
+        net = _build(student, num_inputs, num_outputs, seed=SEED + 2000 + k)
+        _check_structure(student, net, num_inputs, num_outputs)
 
     @pytest.mark.points(2)
     def test_forward(self, student, device):
