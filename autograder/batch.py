@@ -42,6 +42,7 @@ from autograder.notebook import AssignmentSpec, Submission
 from autograder.paths import KitPaths
 from autograder.sandbox import SandboxUnavailable
 
+WORKER_NICENESS = 10
 READY_TIMEOUT = 600.0   # a worker imports torch twice (itself, its zygote): slow on a busy machine
 
 
@@ -256,6 +257,12 @@ def _set_parent_death_signal() -> None:
 def _pool_worker(conn, kit_root: str, must_not_see: list[str]) -> None:
     """A local pool's worker: start and probe a sandbox, say so, then grade chunks until told to stop."""
     _set_parent_death_signal()
+    try:
+        # the recording process (one at a time, nbgrader) is the class's critical path: it gets the
+        # CPU when it needs it, the workers (and their sandboxes, which inherit this) the rest
+        os.nice(WORKER_NICENESS)
+    except OSError:
+        pass
     import torch
     torch.set_num_threads(1)
     try:
@@ -288,6 +295,15 @@ def _pool_worker(conn, kit_root: str, must_not_see: list[str]) -> None:
         return
     finally:
         _close_sandboxes()
+
+
+def _stderr_fd():
+    import subprocess
+    import sys
+    try:
+        return sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):
+        return subprocess.DEVNULL
 
 
 def _pool_main() -> None:
@@ -332,7 +348,9 @@ class LocalPool:
                 proc = subprocess.Popen(
                     [sys.executable, "-c", "from autograder.batch import _pool_main; _pool_main()",
                      str(theirs.fileno()), str(self.kit.root), json.dumps(self.must_not_see)],
-                    pass_fds=[theirs.fileno()], env=env, stdin=subprocess.DEVNULL, cwd="/")
+                    pass_fds=[theirs.fileno()], env=env, stdin=subprocess.DEVNULL, cwd="/",
+                    # whatever a worker prints goes to stderr: stdout may be --json
+                    stdout=_stderr_fd())
             except OSError:
                 ours.close()
                 raise

@@ -460,9 +460,16 @@ def make_executor(kit: KitPaths, assignment: str, must_not_see: list[str], *, jo
     return batch.LocalPool(jobs, kit, must_not_see)
 
 
-def grade_class(course: CoursePaths, assignment: str, students=None, *, kit: KitPaths | None = None,
-                grade=None, jobs: int = 1, scheduler=None, force: bool = False,
-                on_begin=None, on_result=None) -> ClassRun:
+def grade_class(course: CoursePaths, assignment: str, students=None, **options) -> ClassRun:
+    """Grade ``students`` (default: every submission) and record each in the gradebook, holding
+    the course's grading lock (:meth:`ResultsStore.lock`); see :func:`_grade_class`."""
+    with ResultsStore(course.root).lock():
+        return _grade_class(course, assignment, students, **options)
+
+
+def _grade_class(course: CoursePaths, assignment: str, students=None, *, kit: KitPaths | None = None,
+                 grade=None, jobs: int = 1, scheduler=None, force: bool = False,
+                 on_begin=None, on_result=None) -> ClassRun:
     """Grade ``students`` (default: every submission) and record each in the gradebook.
 
     A student whose stored result matches their notebook (fingerprint) and the hidden suite

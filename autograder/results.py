@@ -18,6 +18,8 @@ graded but not recorded, and grades the rest.  The kit's nbgrader scorer reads f
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -218,6 +220,10 @@ def write_atomically(path: Path, text: str) -> None:
         pass
 
 
+class CourseBusy(ValueError):
+    """Another grading run holds the course's lock."""
+
+
 class ResultsStore:
     """One JSON file per student and assignment under ``<course>/.d2l_results/``."""
 
@@ -251,6 +257,23 @@ class ResultsStore:
     def mark_recorded(self, result: SubmissionResult, ok: bool, message: str = "") -> None:
         result.recorded = Recording(ok, message, _now())
         self.put(result)
+
+    @contextlib.contextmanager
+    def lock(self):
+        """Hold the course's grading lock (one grading run per course at a time: never one student
+        graded twice at once, one writer of the gradebook); raises :class:`CourseBusy` at once when
+        another run holds it.  The lock dies with its process (``kill -9`` included)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.root / ".lock", os.O_CREAT | os.O_RDWR | os.O_CLOEXEC, 0o600)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise CourseBusy(f"another `d2l-grade grade` is grading this course ({self.root.parent}); "
+                                 "wait for it to finish") from None
+            yield
+        finally:
+            os.close(fd)
 
     def put_run(self, assignment: str, summary: dict) -> None:
         """What the last grading run of ``assignment`` did (counts, workers, seconds by stage)."""

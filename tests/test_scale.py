@@ -164,6 +164,15 @@ def test_a_hidden_suite_change_grades_again(kit, tmp_path):
         suite.write_text(text)
 
 
+def test_one_grading_run_per_course_at_a_time(kit, tmp_path):
+    from autograder.results import CourseBusy
+    course, _ = mini_course(kit, tmp_path / "course", 1)
+    with ResultsStore(course.root).lock():
+        with pytest.raises(CourseBusy, match="another `d2l-grade grade` is grading this course"):
+            D.grade_class(course, A, kit=kit, grade=fake_grade)
+    assert D.grade_class(course, A, kit=kit, grade=fake_grade).graded == ["s00"]
+
+
 # --- 2. crash-safe and resumable -----------------------------------------------------------------
 
 def test_a_crash_between_grading_and_recording_loses_nothing_and_redoes_nothing(kit, tmp_path, monkeypatch):
