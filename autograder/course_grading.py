@@ -2,28 +2,47 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 from autograder import nbgrader_driver
-from autograder.grading import grader_errors
 from autograder.paths import CoursePaths
 
 
 @dataclass
 class GradeReport:
-    """Per-student, per-exercise results plus anything the instructor must know."""
+    """Per-student, per-exercise results plus anything the instructor must know.
+
+    ``results`` is the plain ``{student: {exercise: {...}}}`` form (``--json``, the table) of
+    ``submissions``, the typed results read back from the course's results store."""
 
     results: dict
     warnings: list[str] = field(default_factory=list)
     grader_errors: list[str] = field(default_factory=list)  # hidden tests that broke: the kit's fault
+    submissions: dict = field(default_factory=dict)          # student -> SubmissionResult
+    graded: list[str] = field(default_factory=list)          # graded in this run
+    reused: list[str] = field(default_factory=list)          # kept from an earlier run
+    timings: dict = field(default_factory=dict)
+    workers: int = 0
 
 
-def grade_course(course_dir, assignment: str, kit, students=None, feedback: bool = False) -> GradeReport:
+def default_jobs() -> int:
+    """The number of cores this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def grade_course(course_dir, assignment: str, kit, students=None, feedback: bool = False, *,
+                 jobs: int | None = 1, scheduler=None, force: bool = False, progress=None) -> GradeReport:
     """Grade ``submitted/*/<assignment>`` (or only ``students``) into the gradebook.
 
-    All submissions are graded in one sandboxed batch first, then nbgrader records each one
-    with the kit's scorer in place of executing the notebook.  ``kit`` None: the kit the course
-    was built from.
+    Submissions are graded in sandboxed chunks (``jobs`` local workers, or the Dask cluster at
+    ``scheduler``); each result goes to the course's results store, then nbgrader records it with
+    the kit's scorer in place of executing the notebook.  What was graded and recorded before (same
+    notebook, same hidden suite) is kept, unless ``force``.  ``kit`` None: the kit the course was
+    built from.  ``progress``: a :class:`~autograder.progress.GradingProgress` (or None).
     """
     course = CoursePaths(course_dir)
     if not course.config_file.exists():
@@ -31,14 +50,21 @@ def grade_course(course_dir, assignment: str, kit, students=None, feedback: bool
                                 "run `d2l-grade course build DIR` first")
     if not (course.root / "source" / assignment).is_dir():
         raise FileNotFoundError(f"the course has no assignment named {assignment!r}")
-    results, recorded = nbgrader_driver.grade_and_record(course, assignment, students, kit=kit)
-    report = GradeReport(results=results, grader_errors=grader_errors(results))
-    for student, exercises in sorted(results.items()):
-        held = sorted(e for e, entry in exercises.items() if entry.get("withheld"))
+    if jobs is None:
+        jobs = default_jobs()
+    run = nbgrader_driver.grade_class(course, assignment, students, kit=kit, jobs=jobs, scheduler=scheduler,
+                                      force=force, on_begin=progress.on_begin if progress else None,
+                                      on_result=progress.on_result if progress else None)
+    results = {s: r.exercises_dict() for s, r in run.results.items()}
+    broken = [f"{s}: {line}" for s, r in sorted(run.results.items()) for line in r.grader_errors()]
+    report = GradeReport(results=results, grader_errors=broken, submissions=run.results,
+                         graded=run.graded, reused=run.reused, timings=run.timings, workers=run.workers)
+    for student, result in sorted(run.results.items()):
+        held = result.withheld()
         if held:
             report.warnings.append(f"{student}: {', '.join(held)} left for grading by hand "
                                    "(flagged in the gradebook)")
-    for student, (ok, text) in sorted(recorded.items()):
+    for student, (ok, text) in sorted(run.recorded.items()):
         if not ok:
             report.warnings.append(f"{student}: not recorded in the gradebook: {text}")
         elif text:

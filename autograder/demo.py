@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import copy
 import json
+import sys
 import time
 from pathlib import Path
 
 from autograder import nbgrader_driver
 from autograder.course import build_course, reference_answer_cells
-from autograder.course_grading import grade_course, results_table
+from autograder.course_grading import default_jobs, grade_course, results_table
 from autograder.demo_scenarios import scenarios_for
 from autograder.notebook import d2l_meta, read_notebook
 from autograder.paths import CoursePaths, KitPaths
+from autograder.progress import GradingProgress
 
 def fresh_directory(base: Path) -> Path:
     """``base`` if it does not exist yet, else ``base-2``, ``base-3``, ..."""
@@ -75,7 +77,9 @@ def run_demo(directory: str | None = None) -> int:
         for scenario in scenarios_for(assignment, kit):
             if scenario.name in students:
                 print(f"   {scenario.name:28s} {scenario.description}")
-        report = grade_course(course.root, assignment, kit, feedback=True)
+        with GradingProgress(f"grading {assignment}", enabled=sys.stdout.isatty()) as progress:
+            report = grade_course(course.root, assignment, kit, feedback=True, jobs=default_jobs(),
+                                  progress=progress)
         print()
         print(results_table(report.results))
         for warning in report.warnings:

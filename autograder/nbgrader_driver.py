@@ -24,13 +24,16 @@ import os
 import shutil
 import string
 import sys
+import time
 import warnings
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder import scorer
 from autograder.notebook import NotebookError, d2l_meta, load_assignment, read_notebook
 from autograder.paths import CoursePaths, KitPaths
+from autograder.results import ResultsStore, SubmissionResult, suite_digest
 
 PLACEHOLDER_DIR = ".d2l_placeholders"   # in the course root, next to submitted/
 
@@ -84,11 +87,31 @@ def _alembic_head() -> str:
     return _ALEMBIC_HEAD[0]
 
 
+_ENGINES: dict = {}
+_SQLALCHEMY_CREATE_ENGINE: list = []
+
+
+def _shared_engine(url, **kwargs):
+    """One SQLAlchemy engine per gradebook URL in this process, in place of nbgrader's
+    ``create_engine`` per ``Gradebook``: nbgrader opens the gradebook about nine times to record
+    one student, and each new engine starts with an empty compiled-statement cache, so every
+    query was compiled again (two thirds of the recording time).  ``Gradebook.close`` disposes of
+    the engine's pool, which only closes idle connections; the engine and its cache stay."""
+    key = (str(url), tuple(sorted(kwargs.items())))
+    engine = _ENGINES.get(key)
+    if engine is None:
+        engine = _ENGINES[key] = _SQLALCHEMY_CREATE_ENGINE[0](url, **kwargs)
+    return engine
+
+
 def _patch_nbgrader() -> None:
     import nbgrader.api
     if nbgrader.api.get_alembic_version is not _alembic_head:
         _NBGRADER_GET_ALEMBIC_VERSION[:] = [nbgrader.api.get_alembic_version]
         nbgrader.api.get_alembic_version = _alembic_head
+    if nbgrader.api.create_engine is not _shared_engine:
+        _SQLALCHEMY_CREATE_ENGINE[:] = [nbgrader.api.create_engine]
+        nbgrader.api.create_engine = _shared_engine
 
 
 @contextmanager
@@ -328,8 +351,9 @@ def autograde(course: CoursePaths, assignment: str, students=None, *,
 
     ``success`` is True when the student has grades in the gradebook (the message then says
     when a placeholder had to be used); False when nbgrader could not record any (the text has
-    nbgrader's log and traceback).  The scores themselves come from the kit's scorer: fill its
-    cache first (:func:`grade_and_record` does) or it grades each notebook as it comes.
+    nbgrader's log and traceback).  The scores themselves come from the kit's scorer, which reads
+    the course's results store (:func:`grade_class` fills it first) or grades each notebook as it
+    comes.
     """
     if students is None:
         students = list(list_submissions(course, assignment))
@@ -337,22 +361,37 @@ def autograde(course: CoursePaths, assignment: str, students=None, *,
     if not students:
         return out
     kit = kit or kit_of(course)
+    store = ResultsStore(course.root)
     with nbgrader_api(course) as api:
         for student in students:
-            out[student] = _autograde_one(api, course, kit, assignment, student)
+            out[student] = _autograde_one(api, course, kit, store, assignment, student)
     return out
 
 
-def _autograde_one(api, course: CoursePaths, kit: KitPaths, assignment: str,
+def _refused_id(student: str) -> str:
+    return (f"student id {student[:100]!r} is not accepted: use letters, digits and . _ @ + - "
+            "only (rename the folder in submitted/)")
+
+
+@contextmanager
+def _placeholder_reason(api, reason: str):
+    """Tell the scorer (through its config trait, as nbgrader passes settings) that nbgrader is
+    given a placeholder for this student, and why."""
+    api.config.SandboxScorer.placeholder_reason = reason
+    try:
+        yield
+    finally:
+        api.config.SandboxScorer.placeholder_reason = ""
+
+
+def _autograde_one(api, course: CoursePaths, kit: KitPaths, store: ResultsStore, assignment: str,
                    student: str) -> tuple[bool, str]:
     from nbgrader.utils import temp_attrs
     if not _valid_student_id(student):
-        return False, (f"student id {student[:100]!r} is not accepted: use letters, digits and . _ @ + - "
-                       "only (rename the folder in submitted/)")
+        return False, _refused_id(student)
     if not course.submitted(student, assignment).is_dir():
         return False, f"no submission folder {course.submitted(student, assignment)}"
-    key = (assignment, student)
-    scorer.KIT_FAILURES.pop(key, None)
+    store.take_failure(assignment, student)
     reason = _refusal_reason(course, assignment, student)
     first_error = ""
     if reason is None:
@@ -360,17 +399,16 @@ def _autograde_one(api, course: CoursePaths, kit: KitPaths, assignment: str,
         if result["success"]:
             return True, ""
         first_error = _failure_text(result)
-        if key in scorer.KIT_FAILURES:
-            return False, scorer.KIT_FAILURES[key] + "\n" + first_error
+        failure = store.take_failure(assignment, student)
+        if failure:
+            return False, failure + "\n" + first_error
         reason = _short_reason(course, assignment, student, first_error)
     # nbgrader refused the submission: grade a placeholder instead
     folder = _write_placeholder(course, kit, assignment, student, reason)
-    scorer.set_placeholder(assignment, student, reason)
     try:
-        with temp_attrs(api.coursedir, submitted_directory=PLACEHOLDER_DIR):
+        with temp_attrs(api.coursedir, submitted_directory=PLACEHOLDER_DIR), _placeholder_reason(api, reason):
             result = api.autograde(assignment, student, force=True, create=True)
     finally:
-        scorer.set_placeholder(assignment, student, None)
         shutil.rmtree(folder.parent, ignore_errors=True)
         try:
             (course.root / PLACEHOLDER_DIR).rmdir()
@@ -379,31 +417,176 @@ def _autograde_one(api, course: CoursePaths, kit: KitPaths, assignment: str,
     if result["success"]:
         return True, f"graded on a placeholder: {reason}" + (
             f"\n--- nbgrader's error on the submitted notebook ---\n{first_error}" if first_error else "")
+    failure = store.take_failure(assignment, student)
     return False, (f"nbgrader failed on the submitted notebook and on the placeholder ({reason}):\n"
-                   + (scorer.KIT_FAILURES.get(key, "") + "\n" if key in scorer.KIT_FAILURES else "")
-                   + _failure_text(result))
+                   + (failure + "\n" if failure else "") + _failure_text(result))
 
 
-def grade_and_record(course: CoursePaths, assignment: str, students=None, *,
-                     kit: KitPaths | None = None, grade=None) -> tuple[dict, dict]:
-    """Grade every submission in one sandboxed batch, then record them with nbgrader.
+@dataclass
+class ClassRun:
+    """What :func:`grade_class` did: every result (graded now or taken from the store), what
+    nbgrader made of each student, and where the time went."""
 
-    ``grade(spec, {student: Submission}, kit, must_not_see=[...])`` defaults to
-    :func:`autograder.grading.grade_submissions`.  Returns ``(results, recorded)``:
-    ``{student: {exercise: {...}}}`` and :func:`autograde`'s ``{student: (success, error)}``.
+    results: dict[str, SubmissionResult] = field(default_factory=dict)
+    recorded: dict[str, tuple[bool, str]] = field(default_factory=dict)
+    graded: list[str] = field(default_factory=list)     # graded in this run
+    reused: list[str] = field(default_factory=list)     # graded before: not graded again
+    workers: int = 0
+    timings: dict[str, float] = field(default_factory=dict)   # seconds, summed over students
+
+
+def _in_gradebook(course: CoursePaths, assignment: str) -> set[str] | None:
+    """Students with a submission of ``assignment`` in the gradebook (None: cannot tell)."""
+    if not course.gradebook.is_file():
+        return set()
+    try:
+        from nbgrader.api import Gradebook
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            with Gradebook(f"sqlite:///{course.gradebook}") as gb:
+                return {s.student.id for s in gb.assignment_submissions(assignment)}
+    except Exception:  # noqa: BLE001 - no such assignment yet, or an older schema
+        return None
+
+
+def make_executor(kit: KitPaths, assignment: str, must_not_see: list[str], *, jobs: int = 1,
+                  scheduler=None, grade=None):
+    """Where chunks are graded: this process, ``jobs`` local workers, or a Dask cluster."""
+    from autograder import batch
+    if grade is not None or (scheduler is None and jobs <= 1):
+        return batch.InProcess(kit, must_not_see, grade=grade)
+    if scheduler is not None:
+        return batch.DaskExecutor(scheduler, kit, assignment, must_not_see)
+    return batch.LocalPool(jobs, kit, must_not_see)
+
+
+def grade_class(course: CoursePaths, assignment: str, students=None, **options) -> ClassRun:
+    """Grade ``students`` (default: every submission) and record each in the gradebook, holding
+    the course's grading lock (:meth:`ResultsStore.lock`); see :func:`_grade_class`."""
+    with ResultsStore(course.root).lock():
+        return _grade_class(course, assignment, students, **options)
+
+
+def _grade_class(course: CoursePaths, assignment: str, students=None, *, kit: KitPaths | None = None,
+                 grade=None, jobs: int = 1, scheduler=None, force: bool = False,
+                 on_begin=None, on_result=None) -> ClassRun:
+    """Grade ``students`` (default: every submission) and record each in the gradebook.
+
+    A student whose stored result matches their notebook (fingerprint) and the hidden suite
+    (digest) and who is in the gradebook is not graded again (``force``: everyone is); one graded
+    but not yet recorded (a run killed in between) is only recorded.  The rest are graded in
+    chunks by ``jobs`` sandboxed workers (or on the Dask cluster at ``scheduler``); as each result
+    arrives it is written to the results store, then recorded by nbgrader in this process, then
+    marked recorded.  A run killed at any moment loses at most the students being graded.
+
+    Fail closed: the workers' sandboxes are started and probed before anything is recorded.
+    ``on_begin(total, done)`` and ``on_result(student, result_or_None, ok, text)`` follow progress.
     """
+    from autograder import batch
+    started = time.monotonic()
     kit = kit or kit_of(course)
-    if grade is None:
-        from autograder.grading import grade_submissions as grade
+    store = ResultsStore(course.root)
     if students is None:
         students = list(list_submissions(course, assignment))
     spec = load_assignment(kit, assignment)
-    subs = {s: scorer.load_submission(course, spec, s) for s in students if _valid_student_id(s)}
     policy = dependent_grading(course, assignment)
-    results = grade(spec, subs, kit, must_not_see=[course.root], dependents=policy) if subs else {}
+    suite = suite_digest(kit, assignment, policy)
+    run = ClassRun()
+    subs = {s: scorer.load_submission(course, spec, s) for s in students if _valid_student_id(s)}
+    in_gradebook = _in_gradebook(course, assignment) or set()
+    to_grade, to_record = [], []
     for student, sub in subs.items():
-        scorer.remember(assignment, student, sub.fingerprint, results[student])
-    return results, autograde(course, assignment, students, kit=kit)
+        stored = None if force else store.find(assignment, student, sub.fingerprint, suite)
+        if stored is None:
+            to_grade.append(student)
+        elif stored.recorded is None or not stored.recorded.ok or student not in in_gradebook:
+            to_record.append(stored)
+        else:
+            run.results[student] = stored
+            run.recorded[student] = (True, stored.recorded.message)
+            run.reused.append(student)
+    totals = {"child_start": 0.0, "student_cells": 0.0, "tests": 0.0, "grading": 0.0, "recording": 0.0,
+              "workers_start": 0.0}
+    executor = None
+    if to_grade:
+        # no more workers than students to grade (one student: this process, no worker to start)
+        executor = make_executor(kit, assignment, [str(course.root)], jobs=min(jobs, len(to_grade)),
+                                 scheduler=scheduler, grade=grade)
+        began = time.monotonic()
+        try:
+            executor.start()       # SandboxUnavailable here: nothing recorded
+        except BaseException:
+            executor.close()
+            raise
+        totals["workers_start"] = time.monotonic() - began
+        run.workers = executor.workers
+    if on_begin:
+        on_begin(len(students), len(run.reused))
+
+    def done(student, result, ok, text):
+        run.recorded[student] = (ok, text)
+        if on_result:
+            on_result(student, result, ok, text)
+
+    def record(api, result: SubmissionResult) -> None:
+        began = time.monotonic()
+        ok, text = _autograde_one(api, course, kit, store, assignment, result.student)
+        result.timings["recording"] = time.monotonic() - began
+        store.mark_recorded(result, ok, text)
+        run.results[result.student] = result
+        done(result.student, result, ok, text)
+
+    try:
+        with nbgrader_api(course) as api:
+            for student in students:
+                if not _valid_student_id(student):
+                    done(student, None, False, _refused_id(student))
+            for stored in to_record:
+                run.reused.append(stored.student)
+                record(api, stored)
+            if to_grade:
+                size = batch.chunk_size(len(to_grade), executor.workers)
+                chunks = [batch.Chunk(spec, {s: subs[s] for s in part}, str(kit.root),
+                                      must_not_see=[str(course.root)], dependents=policy)
+                          for part in batch.chunked(to_grade, size)]
+                for chunk, outcome in executor.map(chunks):
+                    if isinstance(outcome, BaseException):
+                        from autograder.grading import GraderError
+                        if isinstance(outcome, GraderError):
+                            raise outcome
+                        for student in chunk.submissions:
+                            done(student, None, False, f"not graded: {type(outcome).__name__}: {outcome}")
+                        continue
+                    share = {k: v / len(chunk.submissions) for k, v in outcome.timings.items()}
+                    for student, sub in chunk.submissions.items():
+                        result = SubmissionResult.from_exercises(student, assignment, sub.fingerprint,
+                                                                 outcome.results[student], suite, share)
+                        store.put(result)           # graded: safe on disk before nbgrader sees it
+                        run.graded.append(student)
+                        record(api, result)
+    finally:
+        if executor is not None:
+            executor.close()
+    for student in run.graded:
+        for key, value in run.results[student].timings.items():
+            totals[key] = totals.get(key, 0.0) + value
+    run.timings = totals
+    store.put_run(assignment, {"at": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "seconds": time.monotonic() - started,
+                               "workers": run.workers, "graded": len(run.graded), "reused": len(run.reused),
+                               "students": len(students), "timings": totals})
+    return run
+
+
+def grade_and_record(course: CoursePaths, assignment: str, students=None, *,
+                     kit: KitPaths | None = None, grade=None, **options) -> tuple[dict, dict]:
+    """:func:`grade_class`, as plain data: ``(results, recorded)`` with ``results`` as
+    ``{student: {exercise: {...}}}`` and ``recorded`` as ``{student: (success, error)}``.
+
+    ``grade(spec, {student: Submission}, kit, must_not_see=[...], dependents=...)`` replaces the
+    sandboxed grading (tests); ``options``: ``jobs``, ``scheduler``, ``force``.
+    """
+    run = grade_class(course, assignment, students, kit=kit, grade=grade, **options)
+    return {s: r.exercises_dict() for s, r in run.results.items()}, run.recorded
 
 
 def dependent_grading(course: CoursePaths, assignment: str) -> str | None:

@@ -7,9 +7,13 @@ autograding it
 1. reads what the student submitted, ``submitted/<student>/<assignment>/<notebook>.ipynb``, as
    JSON only, and builds a :class:`~autograder.notebook.Submission` from it (the same function
    and the same file the batch grader uses, so their fingerprints agree);
-2. takes the per-exercise results from the module-level cache that a batch run fills
-   (:func:`remember`), keyed by (assignment, student, fingerprint); on a miss it grades this one
-   submission with :func:`autograder.grading.grade_submissions` (sandboxed, hidden suite);
+2. takes the per-exercise results from the course's results store
+   (:class:`~autograder.results.ResultsStore`, ``<course>/.d2l_results/``; the trait
+   ``results_dir`` names another place), which ``d2l-grade grade`` fills before it asks nbgrader
+   to record a student: the stored result of exactly this notebook (fingerprint) under the
+   current hidden suite (digest).  On a miss (``nbgrader autograde`` run by hand) it grades this
+   one submission with :func:`autograder.grading.grade_submissions` (sandboxed, hidden suite)
+   and stores the result;
 3. writes every grade (self-check) cell's outputs the way ``nbgrader.utils.determine_grade``
    reads them (DESIGN §7): a stdout report plus an ``execute_result`` holding the score as a
    float (partial credit, never above the cell's points), or, for a zero, a single ``error``
@@ -22,7 +26,6 @@ autograding it
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 
 from nbformat.v4 import new_output
@@ -34,50 +37,13 @@ from autograder.notebook import (AssignmentSpec, NotebookError, Submission, cell
                                  grade_id, load_assignment, read_notebook, submission_from_notebook,
                                  submission_from_problem)
 from autograder.paths import CoursePaths, KitPaths
+from autograder.results import ResultsStore, SubmissionResult, suite_digest
 
 PASS_MARK, FAIL_MARK = "✓", "✗"
-
-_lock = threading.Lock()
-_RESULTS: dict[tuple[str, str, str], dict] = {}
-# (assignment, student) -> why the notebook nbgrader sees is a placeholder (set by the driver)
-_PLACEHOLDERS: dict[tuple[str, str], str] = {}
-# (assignment, student) -> the kit's own failure (never the student's fault), read by the driver
-KIT_FAILURES: dict[tuple[str, str], str] = {}
 
 
 class ScorerError(RuntimeError):
     """The kit could not score a submission (a broken hidden suite, say): not the student's fault."""
-
-
-# --------------------------------------------------------------------------------------------
-# The results cache (filled by a batch run before nbgrader records the grades)
-# --------------------------------------------------------------------------------------------
-
-def remember(assignment: str, student: str, fingerprint: str, result: dict) -> None:
-    """Store one student's per-exercise results for the scorer to find."""
-    with _lock:
-        _RESULTS[(assignment, student, fingerprint)] = result
-
-
-def cached(assignment: str, student: str, fingerprint: str) -> dict | None:
-    with _lock:
-        return _RESULTS.get((assignment, student, fingerprint))
-
-
-def clear_cache() -> None:
-    with _lock:
-        _RESULTS.clear()
-        _PLACEHOLDERS.clear()
-        KIT_FAILURES.clear()
-
-
-def set_placeholder(assignment: str, student: str, reason: str | None) -> None:
-    """Mark (or, with ``None``, unmark) a student's autograde as running on a placeholder."""
-    with _lock:
-        if reason is None:
-            _PLACEHOLDERS.pop((assignment, student), None)
-        else:
-            _PLACEHOLDERS[(assignment, student)] = reason
 
 
 # --------------------------------------------------------------------------------------------
@@ -246,6 +212,11 @@ class SandboxScorer(NbGraderPreprocessor):
                           "CourseDirectory.root, else the working directory.").tag(config=True)
     dependent_grading = Dict({}, help="Per assignment, 'with_helpers' (default) or 'independent': "
                              "see autograder.blame.").tag(config=True)
+    results_dir = Unicode("", help="The results store's directory; default: <course>/.d2l_results "
+                          "(where `d2l-grade grade` writes).").tag(config=True)
+    placeholder_reason = Unicode("", help="Set by `d2l-grade grade` (per student, never in a config "
+                                 "file) when nbgrader is given a placeholder instead of the "
+                                 "student's notebook: why.").tag(config=True)
 
     _specs: dict = {}
 
@@ -271,27 +242,39 @@ class SandboxScorer(NbGraderPreprocessor):
                                     dependents=self.dependent_grading.get(spec.name))
         return results[submission.key]
 
+    def store(self) -> ResultsStore:
+        """Where results are read from (and a result graded here is written to)."""
+        if self.results_dir:
+            return ResultsStore(path=self.results_dir)
+        return ResultsStore(self._course().root)
+
     def preprocess(self, nb, resources):
         info = resources["nbgrader"]
         student, assignment, notebook = info["student"], info["assignment"], info["notebook"]
         kit = KitPaths(self.kit_root or None)
         course = self._course()
+        store = self.store()
         try:
             spec = self._spec(kit, assignment)
             submission = load_submission(course, spec, student, notebook)
-            result = cached(assignment, student, submission.fingerprint)
-            if result is None:
-                result = self._grade_now(spec, submission, kit, course)
-                remember(assignment, student, submission.fingerprint, result)
+            policy = self.dependent_grading.get(spec.name)
+            suite = suite_digest(kit, assignment, policy)
+            stored = store.find(assignment, student, submission.fingerprint, suite)
+            if stored is None:
+                stored = SubmissionResult.from_exercises(student, assignment, submission.fingerprint,
+                                                         self._grade_now(spec, submission, kit, course), suite)
+                store.put(stored)
+            result = stored.exercises_dict()
         except Exception as exc:
             message = f"the kit could not score {student}/{assignment}: {type(exc).__name__}: {exc}"
-            with _lock:
-                KIT_FAILURES[(assignment, student)] = message
+            try:
+                store.note_failure(assignment, student, message)
+            except (OSError, ValueError):
+                pass
             raise ScorerError(message) from exc
 
         notes = list(submission.problems)
-        with _lock:
-            placeholder = _PLACEHOLDERS.get((assignment, student))
+        placeholder = self.placeholder_reason
         if placeholder:
             # an unreadable notebook's own problem already says why; otherwise say it here
             if submission.exercise_cells or not submission.problems:

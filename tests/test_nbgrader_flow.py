@@ -125,13 +125,6 @@ def course(kit, points, tmp_path):
     return course
 
 
-@pytest.fixture(autouse=True)
-def _fresh_scorer_cache():
-    scorer.clear_cache()
-    yield
-    scorer.clear_cache()
-
-
 def release_nb(course) -> dict:
     return json.loads((course.release(A) / f"{A}.ipynb").read_text())
 

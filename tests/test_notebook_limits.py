@@ -212,9 +212,7 @@ def mini_course(mini_kit, tmp_path):
     from autograder.course import build_course, release_assignment
     course = build_course(tmp_path / "course", mini_kit, points=lambda spec, kit: {"double": 3.0, "inc": 1.0})
     release_assignment(course, A)
-    scorer.clear_cache()
     yield course
-    scorer.clear_cache()
 
 
 def strict_grade(spec, subs, kit, must_not_see=(), **options):

@@ -161,6 +161,9 @@ class Sandbox:
         self._workers: list[Worker] = []
         self._workdir: tempfile.TemporaryDirectory | None = None
         self._lock = threading.Lock()
+        # seconds spent starting children and running the student's cells in them (for the
+        # benchmark's per-notebook breakdown), and how many children were started
+        self.timings = {"child_start": 0.0, "student_cells": 0.0, "children": 0}
 
     # ------------------------------------------------------------------ life cycle
 
@@ -322,6 +325,7 @@ class Sandbox:
         """Start a child, send it ``cells`` to run, and wait until they ran (their load errors)."""
         timeout = self.limits.start_timeout if timeout is None else timeout
         self.start()
+        requested = time.monotonic()
         with self._lock:
             self._workers = [w for w in self._workers if w.alive]
             while len(self._workers) >= self.limits.max_children:
@@ -361,7 +365,11 @@ class Sandbox:
             self.close()
             raise SandboxUnavailable("a child could not be isolated, nothing was graded: "
                                      + cap_text(hello.get("message"), 300))
-        loaded = worker.request({"op": "load", "cells": cells}, max(0.1, timeout - (time.monotonic() - began)))
+        started = time.monotonic()
+        loaded = worker.request({"op": "load", "cells": cells}, max(0.1, timeout - (started - began)))
+        self.timings["child_start"] += started - requested
+        self.timings["student_cells"] += time.monotonic() - started
+        self.timings["children"] += 1
         errors = loaded.get("load_errors", {})
         limit = self.limits.max_text_chars
         if isinstance(errors, dict):
