@@ -25,12 +25,17 @@ from autograder.selfcheck import BANNED_CHECK, HELPERS_CHECK, add_local_findings
 from autograder.variants import corpus_variants, load_corpus
 
 
+# the suites' AST bans: autograder.banned.find_banned(source, exercise, TABLE) and the shared recipe's
+# check_no_builtin(student, exercise, TABLE, ...), which hands TABLE to find_banned unchanged
+BANNING_CALLS = ("find_banned", "check_no_builtin")
+
+
 def _find_banned_calls(path):
-    """(exercise, table name) of every ``find_banned(source, exercise, TABLE)`` in a hidden suite; the
+    """(exercise, table name) of every ban call (:data:`BANNING_CALLS`) in a hidden suite; the
     exercise is None where the suite computes it (one helper for relu, sigmoid and tanh)."""
     calls = []
     for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "find_banned":
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) in BANNING_CALLS:
             exercise, table = node.args[1], node.args[2]
             assert isinstance(table, ast.Name), (
                 f"{path.name}: find_banned for {ast.unparse(exercise)} is given a table written in place; put it in "
