@@ -6,6 +6,17 @@ import argparse
 import json
 import sys
 
+EXIT_CODES = """\
+exit status:
+  0  every submission graded and recorded in the gradebook
+  1  d2l-grade check: a self-check failed
+  2  nothing graded: a bad argument (no such course, assignment, release or submission), or an error
+  3  cannot grade safely (the sandbox refused): nothing was recorded
+  4  a hidden test broke (the grader's error): those exercises are withheld for grading by hand
+  5  not every student was graded and recorded: a named student has no submission, or nbgrader
+     could not record one (see the warnings); the others were graded and recorded
+  4 wins over 5 when both happen."""
+
 
 def _cmd_check(args) -> int:
     from autograder.selfcheck import CHECK_NOTE, check_notebook
@@ -21,6 +32,8 @@ def _cmd_course_build(args) -> int:
     course = build_course(args.dir, KitPaths(), assignments=args.assignment or None)
     print(f"Built an nbgrader course in {course.root}")
     print(f"Release with: cd {course.root} && nbgrader generate_assignment ASSIGNMENT")
+    print(f"Then, with submissions in {course.root / 'submitted'}/STUDENT/ASSIGNMENT/: "
+          f"d2l-grade grade {course.root} ASSIGNMENT")
     return 0
 
 
@@ -44,12 +57,18 @@ def _cmd_grade(args) -> int:
         print(f"warning: {line}", file=sys.stderr)
     for line in report.grader_errors:
         print(f"grader error: {line}", file=sys.stderr)
+    incomplete = report.incomplete()
+    if incomplete:
+        who = ", ".join(incomplete[:10]) + (", ..." if len(incomplete) > 10 else "")
+        print(f"d2l-grade: {len(incomplete)} student(s) not graded and recorded in the gradebook ({who}); "
+              "see the warnings above, fix them and run the same command again (the others are kept)",
+              file=sys.stderr)
     if report.grader_errors:
         print(f"d2l-grade: {len(report.grader_errors)} check(s) broke in the hidden tests themselves; "
               "those exercises are withheld (not zeroed) and flagged for manual grading; fix the tests "
               "and grade again", file=sys.stderr)
         return 4
-    return 0
+    return 5 if incomplete else 0
 
 
 def _cmd_demo(args) -> int:
@@ -57,9 +76,22 @@ def _cmd_demo(args) -> int:
     return run_demo(args.dir)
 
 
+def version() -> str:
+    """The installed distribution's version (``importlib.metadata``), else the package's own
+    ``__version__`` (a clone run without installing it)."""
+    from importlib import metadata
+    try:
+        return metadata.version("d2l-autograder")
+    except metadata.PackageNotFoundError:
+        from autograder import __version__
+        return __version__
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command-line interface."""
-    parser = argparse.ArgumentParser(prog="d2l-grade", description=__doc__)
+    parser = argparse.ArgumentParser(prog="d2l-grade", description=__doc__.split("\n\n")[0],
+                                     epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     check = sub.add_parser("check", help="run the public self-checks on your notebook")
@@ -74,8 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--assignment", action="append", help="only these assignments (repeatable)")
     build.set_defaults(func=_cmd_course_build)
 
-    grade = sub.add_parser("grade", help="instructor: grade submitted/ in a sandbox into the gradebook")
-    grade.add_argument("dir", help="the course directory")
+    grade = sub.add_parser("grade", help="instructor: grade submitted/ in a sandbox into the gradebook",
+                           epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    grade.add_argument("dir", help="the course directory (`.` when you are in it)")
     grade.add_argument("assignment")
     grade.add_argument("--student", action="append", help="only these students (repeatable)")
     grade.add_argument("--json", action="store_true", help="print per-student, per-exercise results as JSON")

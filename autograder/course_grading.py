@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from autograder import nbgrader_driver
 from autograder.paths import CoursePaths
@@ -24,6 +25,12 @@ class GradeReport:
     reused: list[str] = field(default_factory=list)          # kept from an earlier run
     timings: dict = field(default_factory=dict)
     workers: int = 0
+    missing: list[str] = field(default_factory=list)         # named, but no submission: not graded
+    not_recorded: list[str] = field(default_factory=list)    # nbgrader could not record these
+
+    def incomplete(self) -> list[str]:
+        """Students asked for or submitted who are not graded and recorded in the gradebook."""
+        return [*self.missing, *self.not_recorded]
 
 
 def default_jobs() -> int:
@@ -32,6 +39,48 @@ def default_jobs() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):
         return max(1, os.cpu_count() or 1)
+
+
+class CourseInputError(ValueError):
+    """The command names something the course does not have (no such directory, assignment,
+    release or submission); the message says what was expected and what to do."""
+
+
+def _names(names, limit: int = 10) -> str:
+    shown = ", ".join(names[:limit])
+    return shown + (f", ... ({len(names)} in all)" if len(names) > limit else "") if names else "none"
+
+
+def check_course(course_dir, assignment: str) -> CoursePaths:
+    """The course at ``course_dir``, after checking that ``assignment`` can be graded there.
+
+    Raises :class:`CourseInputError` naming what is missing and the command that makes it: no
+    such directory (and, when the current directory is that course, ``.``), no course config,
+    no assignment of that name (the valid ones are listed), or an assignment that has not been
+    released with ``nbgrader generate_assignment`` yet.
+    """
+    given = Path(course_dir)
+    course = CoursePaths(course_dir)
+    if not course.root.is_dir():
+        here = Path.cwd()
+        hint = ""
+        if (here / "nbgrader_config.py").is_file() and not given.is_absolute() and given.parts \
+                and given.parts[-1] == here.name:
+            hint = f"; you are already in the course {here.name}: use `.` (d2l-grade grade . {assignment})"
+        raise CourseInputError(f"no course directory {course.root}{hint}")
+    if not course.config_file.exists():
+        raise CourseInputError(f"{course.root} is not a course built by d2l-grade (no nbgrader_config.py); "
+                               "run `d2l-grade course build DIR` first")
+    source = course.root / "source"
+    known = sorted(p.name for p in source.iterdir() if p.is_dir()) if source.is_dir() else []
+    if assignment not in known:
+        raise CourseInputError(f"the course has no assignment named {assignment!r}; its assignments "
+                               f"(in {source}): {_names(known)}")
+    release = course.release(assignment) / f"{assignment}.ipynb"
+    if not release.is_file():
+        raise CourseInputError(f"assignment {assignment!r} has not been released yet (no {release}); "
+                               f"release it first: cd {course.root} && nbgrader generate_assignment {assignment}")
+    return course
 
 
 def grade_course(course_dir, assignment: str, kit, students=None, feedback: bool = False, *,
@@ -43,13 +92,24 @@ def grade_course(course_dir, assignment: str, kit, students=None, feedback: bool
     the kit's scorer in place of executing the notebook.  What was graded and recorded before (same
     notebook, same hidden suite) is kept, unless ``force``.  ``kit`` None: the kit the course was
     built from.  ``progress``: a :class:`~autograder.progress.GradingProgress` (or None).
+
+    Raises :class:`CourseInputError` before grading anything when the course or the assignment
+    cannot be graded (:func:`check_course`), when nobody submitted the assignment, or when none of
+    ``students`` did.  Named students without a submission are left out and listed in
+    ``report.missing``; students graded but not recorded in ``report.not_recorded``.
     """
-    course = CoursePaths(course_dir)
-    if not course.config_file.exists():
-        raise FileNotFoundError(f"{course.root} is not a course built by d2l-grade (no nbgrader_config.py); "
-                                "run `d2l-grade course build DIR` first")
-    if not (course.root / "source" / assignment).is_dir():
-        raise FileNotFoundError(f"the course has no assignment named {assignment!r}")
+    course = check_course(course_dir, assignment)
+    submitted = course.students(assignment)
+    where = course.root / "submitted"
+    if not submitted:
+        raise CourseInputError(f"nobody has submitted {assignment!r}: no {where}/STUDENT/{assignment}/ folder; "
+                               "collect the submissions there first (copy them, or nbgrader zip_collect)")
+    missing = []
+    if students:
+        missing = [s for s in dict.fromkeys(students) if s not in submitted]
+        students = [s for s in dict.fromkeys(students) if s in submitted]
+        if not students:
+            raise CourseInputError(_no_submission(missing, assignment, where, submitted))
     if jobs is None:
         jobs = default_jobs()
     run = nbgrader_driver.grade_class(course, assignment, students, kit=kit, jobs=jobs, scheduler=scheduler,
@@ -59,6 +119,9 @@ def grade_course(course_dir, assignment: str, kit, students=None, feedback: bool
     broken = [f"{s}: {line}" for s, r in sorted(run.results.items()) for line in r.grader_errors()]
     report = GradeReport(results=results, grader_errors=broken, submissions=run.results,
                          graded=run.graded, reused=run.reused, timings=run.timings, workers=run.workers)
+    if missing:
+        report.missing = missing
+        report.warnings.append(_no_submission(missing, assignment, where, submitted))
     for student, result in sorted(run.results.items()):
         held = result.withheld()
         if held:
@@ -66,6 +129,7 @@ def grade_course(course_dir, assignment: str, kit, students=None, feedback: bool
                                    "(flagged in the gradebook)")
     for student, (ok, text) in sorted(run.recorded.items()):
         if not ok:
+            report.not_recorded.append(student)
             report.warnings.append(f"{student}: not recorded in the gradebook: {text}")
         elif text:
             report.warnings.append(f"{student}: {text.splitlines()[0]}")
@@ -75,6 +139,12 @@ def grade_course(course_dir, assignment: str, kit, students=None, feedback: bool
             if not ok:
                 report.warnings.append(f"{student}: no feedback generated: {text}")
     return report
+
+
+def _no_submission(missing: list[str], assignment: str, where, submitted: list[str]) -> str:
+    who = ", ".join(repr(s[:100]) for s in missing[:10]) + (", ..." if len(missing) > 10 else "")
+    return (f"no submission of {who} for {assignment!r} (looked for {where}/STUDENT/{assignment}/); "
+            f"students who submitted it: {_names(submitted)}")
 
 
 def _fmt(x: float) -> str:

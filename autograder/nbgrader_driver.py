@@ -307,6 +307,22 @@ def _is_exception_line(line: str) -> bool:
                for head in heads for suffix in _EXCEPTION_SUFFIXES)
 
 
+def misnamed_notebook(path: Path) -> str:
+    """Why ``path`` (the notebook nbgrader expects) is not there, naming the notebooks that are
+    in its folder instead (``mlp (1).ipynb``, a download renamed by the browser) and the name
+    expected; at most five names, each cut to 80 characters, listed without following links."""
+    try:
+        found = sorted(p.name for p in path.parent.iterdir()
+                       if p.name.lower().endswith(".ipynb") and not p.is_dir())
+    except OSError:
+        found = []
+    if not found:
+        return f"it has no {path.name} (no notebook at all in the submission)"
+    names = ", ".join(name[:80] for name in found[:5]) + (", ..." if len(found) > 5 else "")
+    return (f"it has no {path.name} but holds {names}: the notebook must be named exactly "
+            f"{path.name} (rename it to {path.name})")
+
+
 def _short_reason(course: CoursePaths, assignment: str, student: str, nbgrader_error: str) -> str:
     from nbgrader.utils import parse_utc
     path = scorer.submitted_notebook(course, student, assignment)
@@ -318,7 +334,7 @@ def _short_reason(course: CoursePaths, assignment: str, student: str, nbgrader_e
         except (ValueError, OSError, UnicodeDecodeError):
             return "its timestamp.txt does not hold a valid time"
     if not path.is_file():
-        return f"it has no {path.name}"
+        return misnamed_notebook(path)
     try:
         read_notebook(path)
     except NotebookError as exc:
