@@ -1,0 +1,168 @@
+"""Rough paths of ``d2l-grade``: one line saying what was expected and what to do, and a non-zero
+exit status whenever nothing or not everyone was graded and recorded.
+
+Uses the mini kit of ``test_nbgrader_flow`` (two exercises, a real hidden suite) through the CLI
+as a subprocess, so that each case costs a few seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("nbgrader")
+
+from autograder.course import build_course, release_assignment  # noqa: E402
+
+from test_nbgrader_flow import A, answered, make_kit, submit  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+POINTS = {"double": 3.0, "inc": 1.0}
+
+
+def d2l_grade(*args: str, cwd=None) -> subprocess.CompletedProcess:
+    """``d2l-grade ARGS`` with this worktree's package, in ``cwd``."""
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    return subprocess.run([sys.executable, "-m", "autograder.cli", *args], env=env, cwd=cwd,
+                          capture_output=True, text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def kit(tmp_path_factory):
+    return make_kit(tmp_path_factory.mktemp("kit"))
+
+
+@pytest.fixture(scope="module")
+def course(kit, tmp_path_factory):
+    """A released mini course: ann submitted mini.ipynb, bob a browser-renamed ``mini (1).ipynb``."""
+    course = build_course(tmp_path_factory.mktemp("errors") / "course", kit, points=lambda spec, kit: POINTS)
+    release_assignment(course, A)
+    submit(course, "ann", answered(course))
+    folder = submit(course, "bob")
+    (folder / f"{A} (1).ipynb").write_text(json.dumps(answered(course)))
+    return course
+
+
+@pytest.fixture(scope="module")
+def unreleased(kit, tmp_path_factory):
+    """A course built from the kit but never released (no ``nbgrader generate_assignment``)."""
+    course = build_course(tmp_path_factory.mktemp("unreleased") / "course", kit, points=lambda spec, kit: POINTS)
+    return course
+
+
+def gradebook_students(course) -> set[str]:
+    import sqlite3
+    if not course.gradebook.is_file():
+        return set()
+    db = sqlite3.connect(course.gradebook)
+    try:
+        return {row[0] for row in db.execute("select student.id from submitted_assignment "
+                                             "join student on student.id = submitted_assignment.student_id")}
+    finally:
+        db.close()
+
+
+def one_error_line(proc) -> str:
+    """The CLI's message: one line on stderr starting with ``d2l-grade:``, no traceback."""
+    assert "Traceback" not in proc.stderr, proc.stderr
+    lines = [ln for ln in proc.stderr.splitlines() if ln.startswith("d2l-grade:")]
+    assert len(lines) == 1, proc.stderr
+    return lines[0]
+
+
+def test_version_comes_from_the_package():
+    from autograder.cli import version
+    proc = d2l_grade("--version")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == f"d2l-grade {version()}"
+    assert version()[0].isdigit()
+
+
+def test_help_lists_the_exit_codes():
+    proc = d2l_grade("grade", "--help")
+    assert proc.returncode == 0
+    for code in ("0 ", "2 ", "3 ", "4 ", "5 "):
+        assert f"\n  {code}" in proc.stdout, proc.stdout
+
+
+def test_a_student_without_a_submission_is_named_not_graded_as_zero(course):
+    proc = d2l_grade("grade", str(course.root), A, "--student", "nobody")
+    assert proc.returncode == 2, proc.stderr
+    line = one_error_line(proc)
+    assert "no submission of 'nobody' for 'mini'" in line
+    assert f"{course.root}/submitted/STUDENT/{A}/" in line and "ann, bob" in line
+    assert "nobody" not in proc.stdout and "0/4" not in proc.stdout     # no fake row
+    assert "nobody" not in gradebook_students(course)
+
+
+def test_the_others_are_graded_when_one_named_student_has_no_submission(course):
+    proc = d2l_grade("grade", str(course.root), A, "--student", "nobody", "--student", "ann", "--json")
+    assert proc.returncode == 5, proc.stderr
+    assert list(json.loads(proc.stdout)) == ["ann"]
+    assert "no submission of 'nobody'" in proc.stderr
+    assert "1 student(s) not graded and recorded in the gradebook (nobody)" in proc.stderr
+    assert "ann" in gradebook_students(course)
+
+
+def test_grading_before_the_release_gives_the_command(unreleased):
+    submit(unreleased, "ann", {"cells": [], "nbformat": 4, "nbformat_minor": 5, "metadata": {}})
+    proc = d2l_grade("grade", str(unreleased.root), A)
+    assert proc.returncode == 2, proc.stderr
+    line = one_error_line(proc)
+    assert "has not been released yet" in line and "cannot read" not in line
+    assert f"cd {unreleased.root} && nbgrader generate_assignment {A}" in line
+    assert not unreleased.gradebook.exists() or not gradebook_students(unreleased)
+
+
+def test_an_unknown_assignment_lists_the_valid_ones(course):
+    proc = d2l_grade("grade", str(course.root), "mlp")
+    assert proc.returncode == 2, proc.stderr
+    line = one_error_line(proc)
+    assert "no assignment named 'mlp'" in line and line.endswith(f": {A}")
+
+
+def test_nobody_submitted_says_where_submissions_go(kit, tmp_path):
+    course = build_course(tmp_path / "course", kit, points=lambda spec, kit: POINTS)
+    release_assignment(course, A)
+    proc = d2l_grade("grade", str(course.root), A)
+    assert proc.returncode == 2, proc.stderr
+    line = one_error_line(proc)
+    assert f"nobody has submitted '{A}'" in line and f"{course.root}/submitted/STUDENT/{A}/" in line
+
+
+def test_the_readme_walkthrough_cd_then_dot(course):
+    """``cd COURSE`` then ``d2l-grade grade COURSE`` names ``.``; ``.`` grades.  bob's notebook has
+    a browser's name: the warning names the file found and the name expected."""
+    name = course.root.name
+    proc = d2l_grade("grade", name, A, cwd=course.root)
+    assert proc.returncode == 2, proc.stderr
+    line = one_error_line(proc)
+    assert f"no course directory {course.root / name}" in line and "use `.`" in line
+
+    proc = d2l_grade("grade", ".", A, "--student", "bob", cwd=course.root)
+    assert proc.returncode == 0, proc.stderr
+    warning = next(ln for ln in proc.stderr.splitlines() if ln.startswith("warning: bob:"))
+    assert f"it has no {A}.ipynb but holds {A} (1).ipynb" in warning
+    assert f"must be named exactly {A}.ipynb" in warning
+    assert "bob" in gradebook_students(course)
+
+
+def test_a_student_nbgrader_cannot_record_fails_the_command(course, tmp_path):
+    """A folder whose name nbgrader must not be given (a space) is not recorded: exit 5, named."""
+    folder = course.submitted("eve smith", A)
+    folder.mkdir(parents=True)
+    (folder / f"{A}.ipynb").write_text(json.dumps(answered(course)))
+    try:
+        proc = d2l_grade("grade", str(course.root), A, "--json")
+    finally:
+        import shutil
+        shutil.rmtree(folder.parent)
+    assert proc.returncode == 5, proc.stderr
+    assert {"ann", "bob"} <= set(json.loads(proc.stdout))
+    assert "warning: eve smith: not recorded in the gradebook: student id 'eve smith' is not accepted" in proc.stderr
+    assert "not graded and recorded in the gradebook (eve smith)" in proc.stderr
