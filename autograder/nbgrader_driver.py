@@ -310,7 +310,8 @@ def _is_exception_line(line: str) -> bool:
 def misnamed_notebook(path: Path) -> str:
     """Why ``path`` (the notebook nbgrader expects) is not there, naming the notebooks that are
     in its folder instead (``mlp (1).ipynb``, a download renamed by the browser) and the name
-    expected; at most five names, each cut to 80 characters, listed without following links."""
+    expected; at most five names, each cut to 80 characters and with characters that are not
+    printable (a terminal's escape sequences) shown as ``?``: the names are the student's."""
     try:
         found = sorted(p.name for p in path.parent.iterdir()
                        if p.name.lower().endswith(".ipynb") and not p.is_dir())
@@ -318,7 +319,8 @@ def misnamed_notebook(path: Path) -> str:
         found = []
     if not found:
         return f"it has no {path.name} (no notebook at all in the submission)"
-    names = ", ".join(name[:80] for name in found[:5]) + (", ..." if len(found) > 5 else "")
+    names = ", ".join("".join(ch if ch.isprintable() else "?" for ch in name[:80]) for name in found[:5]) \
+        + (", ..." if len(found) > 5 else "")
     return (f"it has no {path.name} but holds {names}: the notebook must be named exactly "
             f"{path.name} (rename it to {path.name})")
 

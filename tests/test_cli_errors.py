@@ -166,3 +166,17 @@ def test_a_student_nbgrader_cannot_record_fails_the_command(course, tmp_path):
     assert {"ann", "bob"} <= set(json.loads(proc.stdout))
     assert "warning: eve smith: not recorded in the gradebook: student id 'eve smith' is not accepted" in proc.stderr
     assert "not graded and recorded in the gradebook (eve smith)" in proc.stderr
+
+
+def test_misnamed_notebook_names_at_most_five_printable_names(tmp_path):
+    from autograder.nbgrader_driver import misnamed_notebook
+    assert misnamed_notebook(tmp_path / "mlp.ipynb") == "it has no mlp.ipynb (no notebook at all in the submission)"
+    (tmp_path / "notes.txt").write_text("")
+    for i in range(7):
+        (tmp_path / f"mlp ({i}).ipynb").write_text("{}")
+    (tmp_path / "a\x1b[2J.ipynb").write_text("{}")   # a terminal escape in a student's file name
+    reason = misnamed_notebook(tmp_path / "mlp.ipynb")
+    assert reason.startswith("it has no mlp.ipynb but holds a?[2J.ipynb, mlp (0).ipynb, mlp (1).ipynb")
+    assert ", ..." in reason and "mlp (4).ipynb" not in reason
+    assert "notes.txt" not in reason and "\x1b" not in reason
+    assert reason.endswith("must be named exactly mlp.ipynb (rename it to mlp.ipynb)")
