@@ -74,8 +74,15 @@ def check_course(course_dir, assignment: str) -> CoursePaths:
     source = course.root / "source"
     known = sorted(p.name for p in source.iterdir() if p.is_dir()) if source.is_dir() else []
     if assignment not in known:
+        hint = ""
+        try:
+            if assignment in nbgrader_driver.kit_of(course).assignment_names():
+                hint = (f"; the kit has it: add it with d2l-grade course build {course.root} "
+                        f"--assignment {assignment}")
+        except Exception:  # noqa: BLE001 - a config the kit cannot read: no hint, the error stands
+            pass
         raise CourseInputError(f"the course has no assignment named {assignment!r}; its assignments "
-                               f"(in {source}): {_names(known)}")
+                               f"(in {source}): {_names(known)}{hint}")
     release = course.release(assignment) / f"{assignment}.ipynb"
     if not release.is_file():
         raise CourseInputError(f"assignment {assignment!r} has not been released yet (no {release}); "

@@ -126,6 +126,17 @@ def test_an_unknown_assignment_lists_the_valid_ones(course):
     assert "no assignment named 'mlp'" in line and line.endswith(f": {A}")
 
 
+def test_an_assignment_of_the_kit_left_out_of_the_course_gives_the_build_command(tmp_path):
+    kit = make_kit(tmp_path / "kit")
+    (kit.assignments / "extra.ipynb").write_text(kit.assignment_notebook(A).read_text())
+    course = build_course(tmp_path / "course", kit, assignments=[A], points=lambda spec, kit: POINTS)
+    proc = d2l_grade("grade", str(course.root), "extra")
+    assert proc.returncode == 2, proc.stderr
+    line = one_error_line(proc)
+    assert f"its assignments (in {course.root / 'source'}): {A}; the kit has it" in line
+    assert f"d2l-grade course build {course.root} --assignment extra" in line
+
+
 def test_nobody_submitted_says_where_submissions_go(kit, tmp_path):
     course = build_course(tmp_path / "course", kit, points=lambda spec, kit: POINTS)
     release_assignment(course, A)
