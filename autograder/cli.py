@@ -129,6 +129,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def missing_module_message(exc: BaseException) -> str | None:
+    """What to tell a person whose command stopped because a module the kit imports is not installed
+    (``exc`` a :class:`ModuleNotFoundError` naming a module outside the kit): which module, and the
+    command that installs it into the Python that runs ``d2l-grade``.  None for any other error."""
+    if not isinstance(exc, ModuleNotFoundError) or not exc.name:
+        return None
+    top = exc.name.split(".")[0]
+    if top == "autograder":
+        return None  # a part of the kit itself is missing: a broken install, not a missing dependency
+    python = sys.executable or "python3"
+    return (f"the kit needs the Python module {top!r}, which is not installed in this environment "
+            f"({python}); install it with: {python} -m pip install {top}")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``d2l-grade`` console script."""
     # jsonschema (under nbformat) compiles rfc3987-syntax's grammars when it is installed: about 2 s
@@ -140,6 +154,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # noqa: BLE001 - one clear line instead of a traceback
+        missing = missing_module_message(exc)  # first: the imports below may need the same module
+        if missing:
+            print(f"d2l-grade: error: {missing}", file=sys.stderr)
+            return 2
         from autograder.sandbox import SandboxUnavailable
         if isinstance(exc, SandboxUnavailable):
             print(f"d2l-grade: cannot grade safely, nothing was recorded: {exc}", file=sys.stderr)

@@ -77,3 +77,10 @@ def describe_pids(pids: list[int]) -> str:
         except OSError:
             pass
     return "; ".join(out)
+
+
+@pytest.fixture(scope="session")
+def wheel(kit, tmp_path_factory):
+    """The kit's wheel, built once per session from a clean copy of the repository (tests/wheels.py)."""
+    from wheels import build_wheel
+    return build_wheel(kit.root, tmp_path_factory.mktemp("wheel"))

@@ -1,5 +1,7 @@
 """What students can install never contains the solutions, the demo scenarios or the hidden tests:
-neither a copy of one of their files nor a near-copy of one of their functions or classes."""
+neither a copy of one of their files nor a near-copy of one of their functions or classes.
+
+The ``wheel`` fixture (conftest.py) builds it once per session; tests/test_student_install.py installs it."""
 
 from __future__ import annotations
 
@@ -7,15 +9,10 @@ import ast
 import difflib
 import json
 import re
-import shutil
-import subprocess
-import sys
 import zipfile
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
-
-import pytest
 
 SECRETS = ("solutions/*.py", "solutions/scenarios/*.py", "grader_tests/*.py")
 NEAR = 0.85            # SequenceMatcher ratio at or above which two definitions are near-copies
@@ -23,9 +20,6 @@ MIN_STATEMENTS = 3     # a shorter body is compared exactly, not by ratio ...
 MIN_EXACT_TOKENS = 12  # ... and only when it is not trivially short (``def f(self): pass``)
 _DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 _TOKEN = re.compile(r"\w+|[^\w\s]")
-# build outputs and local state a fresh clone does not have (a stale build/lib ships its files)
-_NOT_IN_A_CLONE = shutil.ignore_patterns(".git", ".venv", "build", "dist", "*.egg-info", "__pycache__",
-                                         ".pytest_cache", "*-course")
 
 
 @dataclass
@@ -134,26 +128,11 @@ def _upper_bound(a: Definition, b: Definition) -> float:
     return 2 * sum(min(n, large[token]) for token, n in small.items()) / total
 
 
-def build_wheel(source: Path, tmp_path: Path) -> Path:
-    """Build the wheel from a clean copy of ``source`` (what a fresh clone would ship)."""
-    clean = tmp_path / "clean"
-    shutil.copytree(source, clean, ignore=_NOT_IN_A_CLONE)
-    subprocess.run([sys.executable, "-m", "pip", "wheel", str(clean), "--no-deps", "--no-build-isolation",
-                    "-q", "-w", str(tmp_path)], check=True, capture_output=True)
-    (wheel,) = tmp_path.glob("d2l_autograder-*.whl")
-    return wheel
-
-
 def wheel_definitions(wheel: Path) -> list[Definition]:
     """The definitions in every file of ``wheel``."""
     with zipfile.ZipFile(wheel) as zf:
         return [d for name in zf.namelist()
                 for d in file_definitions(zf.read(name).decode("utf-8", "replace"), name)]
-
-
-@pytest.fixture(scope="module")
-def wheel(kit, tmp_path_factory):
-    return build_wheel(kit.root, tmp_path_factory.mktemp("wheel"))
 
 
 def test_wheel_holds_the_autograder_package_only(wheel, kit):
