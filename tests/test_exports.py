@@ -227,3 +227,18 @@ def test_a_directory_that_is_not_a_course(tmp_path):
     proc = d2l_grade("export", tmp_path, A)
     assert proc.returncode == 2 and "not a course built by d2l-grade" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_a_student_in_the_gradebook_without_a_stored_result_is_named_not_numbered(graded, tmp_path):
+    """nbgrader recorded s03, but the kit's store has no result for them (removed here): the
+    export says so on stderr and writes no number for them; the gradebook is not read for one."""
+    course, expected = graded
+    copy = tmp_path / "course"
+    shutil.copytree(course.root, copy)
+    (copy / ".d2l_results" / A / "s03.json").unlink()
+    proc = d2l_grade("export", copy, A, "--format", "lms", "--all-students")
+    assert proc.returncode == 0, proc.stderr
+    assert "s03: has a submission (in submitted/ and the gradebook) but no result" in proc.stderr
+    lms = {r["student_id"]: r for r in rows(copy / "exports" / f"{A}_lms.csv")}
+    assert (lms["s03"]["total"], lms["s03"]["max"]) == ("", "")
+    assert float(lms["s00"]["total"]) == sum(expected["s00"].values())
