@@ -87,6 +87,17 @@ def _gradebook_students(course: CoursePaths, assignment: str) -> tuple[set[str],
         return set(), set()
 
 
+def _current_suite(course: CoursePaths, assignment: str) -> str | None:
+    """The digest ``d2l-grade grade`` would grade ``assignment`` under now (None: cannot tell)."""
+    try:
+        from autograder import nbgrader_driver
+        from autograder.results import suite_digest
+        return suite_digest(nbgrader_driver.kit_of(course), assignment,
+                            nbgrader_driver.dependent_grading(course, assignment))
+    except Exception:  # noqa: BLE001 - the kit moved, or a config nbgrader cannot read: no warning
+        return None
+
+
 def pending(result: SubmissionResult) -> list[str]:
     """Exercises of ``result`` left (in part) to a person: withheld, or a hidden test broke."""
     return sorted(name for name, e in result.exercises.items()
@@ -128,6 +139,11 @@ def load_class(course_dir, assignment: str, all_students: bool = False) -> Class
                             f"store, so no grade is exported; run `d2l-grade grade` first")
     for student in sorted(everyone - submitted - in_gradebook - set(results)):
         notes[student] = "no submission"
+    current = _current_suite(course, assignment)
+    stale = sorted(s for s, r in results.items() if current is not None and r.suite != current)
+    if stale:
+        out_warnings.append(f"graded under another hidden suite, reference or dependent-grading policy than "
+                            f"the kit's current one: {', '.join(stale)}; `d2l-grade grade` grades them again")
     for student, result in sorted(results.items()):
         if result.recorded is None or not result.recorded.ok:
             out_warnings.append(f"{student}: graded, but not recorded in the gradebook (nbgrader's export "

@@ -77,6 +77,7 @@ def test_csv_has_one_row_per_graded_student_and_one_column_per_exercise(graded):
         assert float(r["total"]) == sum(want.values()) and float(r["max"]) == 4.0 and r["note"] == ""
     # the late submitter is named, not given a number
     assert "s04: has a submission (in submitted/) but no result" in proc.stderr
+    assert "another hidden suite" not in proc.stderr and "not recorded" not in proc.stderr
     assert (course.exports / "grades.csv").read_text() == "nbgrader's export\n"
 
 
@@ -236,9 +237,16 @@ def test_a_student_in_the_gradebook_without_a_stored_result_is_named_not_numbere
     copy = tmp_path / "course"
     shutil.copytree(course.root, copy)
     (copy / ".d2l_results" / A / "s03.json").unlink()
+    store = ResultsStore(copy)
+    old = store.get(A, "s02")
+    old.suite = "0" * 64                      # graded under an older hidden suite
+    store.put(old)
     proc = d2l_grade("export", copy, A, "--format", "lms", "--all-students")
     assert proc.returncode == 0, proc.stderr
     assert "s03: has a submission (in submitted/ and the gradebook) but no result" in proc.stderr
     lms = {r["student_id"]: r for r in rows(copy / "exports" / f"{A}_lms.csv")}
     assert (lms["s03"]["total"], lms["s03"]["max"]) == ("", "")
     assert float(lms["s00"]["total"]) == sum(expected["s00"].values())
+    stale = [line for line in proc.stderr.splitlines() if "another hidden suite" in line]
+    assert len(stale) == 1 and stale[0].endswith("policy than the kit's current one: s02; "
+                                                 "`d2l-grade grade` grades them again")
