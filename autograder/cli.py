@@ -71,6 +71,16 @@ def _cmd_grade(args) -> int:
     return 5 if incomplete else 0
 
 
+def _cmd_export(args) -> int:
+    from autograder.exports import export
+    written, notes = export(args.dir, args.assignment, args.format, args.out,
+                            all_students=args.all_students, visibility=args.visibility)
+    for line in notes:
+        print(f"warning: {line}", file=sys.stderr)
+    print("\n".join(str(p) for p in written))
+    return 0
+
+
 def _cmd_demo(args) -> int:
     from autograder.demo import run_demo
     return run_demo(args.dir)
@@ -122,6 +132,20 @@ def build_parser() -> argparse.ArgumentParser:
                        help="grade everyone again (default: keep results of unchanged notebooks "
                        "already graded and recorded, e.g. after a crash)")
     grade.set_defaults(func=_cmd_grade)
+
+    export = sub.add_parser("export", help="instructor: write a graded assignment's results as CSV, an "
+                            "LMS CSV or Gradescope results.json files (prints the paths written)")
+    export.add_argument("dir", help="the course directory")
+    export.add_argument("assignment")
+    export.add_argument("--format", choices=("csv", "lms", "gradescope"), default="csv",
+                        help="csv: one column per exercise; lms: student_id,total,max; gradescope: "
+                        "results.json per student (default: csv)")
+    export.add_argument("--out", metavar="DIR", help="where to write (default: COURSE/exports)")
+    export.add_argument("--all-students", action="store_true",
+                        help="csv/lms: a row for every student the course knows, not only those graded")
+    export.add_argument("--visibility", choices=("visible", "hidden", "after_due_date", "after_published"),
+                        help="gradescope: the results' top-level visibility (default: Gradescope's)")
+    export.set_defaults(func=_cmd_export)
 
     demo = sub.add_parser("demo", help="build, release and grade a demo course with sample submissions")
     demo.add_argument("dir", nargs="?", default=None, help="where to build it (default: a fresh directory)")
