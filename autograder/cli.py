@@ -163,8 +163,11 @@ def missing_module_message(exc: BaseException) -> str | None:
     if top == "autograder":
         return None  # a part of the kit itself is missing: a broken install, not a missing dependency
     python = sys.executable or "python3"
+    # a bare `pip install torch` pulls a CUDA build of several GB on Linux: name the CPU build
+    package = ("'torch>=2.2,<2.14' --index-url https://download.pytorch.org/whl/cpu" if top == "torch"
+               else top)
     return (f"the kit needs the Python module {top!r}, which is not installed in this environment "
-            f"({python}); install it with: {python} -m pip install {top}")
+            f"({python}); install it with: {python} -m pip install {package}")
 
 
 def main(argv: list[str] | None = None) -> int:

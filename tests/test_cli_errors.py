@@ -191,3 +191,12 @@ def test_misnamed_notebook_names_at_most_five_printable_names(tmp_path):
     assert ", ..." in reason and "mlp (4).ipynb" not in reason
     assert "notes.txt" not in reason and "\x1b" not in reason
     assert reason.endswith("must be named exactly mlp.ipynb (rename it to mlp.ipynb)")
+
+
+def test_a_missing_torch_is_named_with_the_cpu_build():
+    """A bare ``pip install torch`` would pull a CUDA build of several GB: the hint names the CPU one."""
+    from autograder.cli import missing_module_message
+    hint = missing_module_message(ModuleNotFoundError("No module named 'torch'", name="torch"))
+    assert "'torch'" in hint and "download.pytorch.org/whl/cpu" in hint and "<2.14" in hint
+    assert "pip install pytest" in missing_module_message(ModuleNotFoundError("x", name="pytest"))
+    assert missing_module_message(ModuleNotFoundError("x", name="autograder.nope")) is None
