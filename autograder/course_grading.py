@@ -90,6 +90,12 @@ def check_course(course_dir, assignment: str) -> CoursePaths:
     return course
 
 
+def undated_submissions(course, assignment: str, students: list[str]) -> list[str]:
+    """Those of ``students`` whose submission of ``assignment`` has no ``timestamp.txt`` (copied by
+    hand rather than collected by nbgrader): nbgrader never applies a late penalty to them."""
+    return [s for s in students if not (course.submitted(s, assignment) / "timestamp.txt").is_file()]
+
+
 def grade_course(course_dir, assignment: str, kit, students=None, feedback: bool = False, *,
                  jobs: int | None = 1, scheduler=None, force: bool = False, progress=None) -> GradeReport:
     """Grade ``submitted/*/<assignment>`` (or only ``students``) into the gradebook.
@@ -134,6 +140,13 @@ def grade_course(course_dir, assignment: str, kit, students=None, feedback: bool
         if held:
             report.warnings.append(f"{student}: {', '.join(held)} left for grading by hand "
                                    "(flagged in the gradebook)")
+    undated = undated_submissions(course, assignment, sorted(run.results))
+    if undated:
+        report.warnings.append(
+            f"{len(undated)} submission(s) of {assignment} have no timestamp.txt ({', '.join(undated[:10])}"
+            f"{', ...' if len(undated) > 10 else ''}): nbgrader counts them as on time, so no late penalty "
+            "applies to them; `nbgrader collect` and `nbgrader zip_collect` write one, or put the time it was "
+            f"handed in (e.g. 2026-11-27 09:00:00 UTC) in submitted/STUDENT/{assignment}/timestamp.txt")
     for student, (ok, text) in sorted(run.recorded.items()):
         if not ok:
             report.not_recorded.append(student)

@@ -200,3 +200,20 @@ def test_a_missing_torch_is_named_with_the_cpu_build():
     assert "'torch'" in hint and "download.pytorch.org/whl/cpu" in hint and "<2.14" in hint
     assert "pip install pytest" in missing_module_message(ModuleNotFoundError("x", name="pytest"))
     assert missing_module_message(ModuleNotFoundError("x", name="autograder.nope")) is None
+
+
+def test_a_hand_copied_submission_without_timestamp_is_named(kit, tmp_path):
+    """nbgrader applies no late penalty to a submission without ``timestamp.txt``: the instructor is
+    told which ones, once, and they are still graded (exit 0)."""
+    course = build_course(tmp_path / "course", kit, points=lambda spec, kit: POINTS)
+    release_assignment(course, A)
+    submit(course, "dated", answered(course))
+    for student in ("copied1", "copied2"):
+        (submit(course, student, answered(course)) / "timestamp.txt").unlink()
+    proc = d2l_grade("grade", str(course.root), A, "--jobs", "1", "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert set(json.loads(proc.stdout)) == {"dated", "copied1", "copied2"}
+    lines = [ln for ln in proc.stderr.splitlines() if "timestamp.txt" in ln]
+    assert len(lines) == 1, proc.stderr
+    assert "2 submission(s)" in lines[0] and "copied1, copied2" in lines[0] and "dated" not in lines[0]
+    assert "no late penalty" in lines[0]
