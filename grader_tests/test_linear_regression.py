@@ -813,6 +813,19 @@ SHAPE_ADVICE = ("train must work for any number of features: create w with shape
                 "not (2, 1)")
 
 
+def _train_without_epochs(student, features, labels, seed: int, what: str):
+    """``train(features, labels, 0.03, 0, 10)`` with the generators seeded with ``seed``: with no epoch
+    to run, its initial ``(w, b)``.  A failing call or anything but a pair fails the test (``what``
+    names the call in the message)."""
+    try:
+        value = student.call("train", features, labels, 0.03, 0, 10, seed=seed, timeout=TRAIN_TIMEOUT).value
+    except AssertionError as error:
+        fail_with_hint(error, _shape_or_own_hint(str(error)))
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        raise AssertionError(f"{what} returned {describe(value)}, expected the pair (w, b)")
+    return value
+
+
 def _shape_or_own_hint(error_text: str) -> str:
     shape_words = ("shape", "size", "mat1", "must match", "dimension")
     return SHAPE_ADVICE if any(word in error_text for word in shape_words) else USES_OWN
@@ -847,14 +860,7 @@ class TestTrain:
         features, labels = _regression_data(OTHER_W, OTHER_B, 100, 1500 + k)
         features, labels = features.to(dtype), labels.to(dtype)
         what = (f"train(features, labels, lr=0.03, num_epochs=0, batch_size=10) for {fmt_tensor('features', features)}")
-        try:
-            value = student.call("train", features, labels, 0.03, 0, 10, seed=SEED + 1500 + k,
-                                 timeout=TRAIN_TIMEOUT).value
-        except AssertionError as error:
-            fail_with_hint(error, _shape_or_own_hint(str(error)))
-        if not isinstance(value, (tuple, list)) or len(value) != 2:
-            raise AssertionError(f"{what} returned {describe(value)}, expected the pair (w, b)")
-        w_out, b_out = value
+        w_out, b_out = _train_without_epochs(student, features, labels, SEED + 1500 + k, what)
         assert_same_shape(w_out, (3, 1), what=f"w returned by {what}", hint=SHAPE_ADVICE)
         assert_same_shape(b_out, (1,), what=f"b returned by {what}", hint="b starts as torch.zeros(1)")
         for name, t in (("w", w_out), ("b", b_out)):
@@ -876,13 +882,7 @@ class TestTrain:
         what = "train(features, labels, lr=0.03, num_epochs=0, batch_size=10) for 100 examples with 3 features"
         ws = []
         for k in range(2):
-            try:
-                value = student.call("train", features, labels, 0.03, 0, 10, seed=SEED + 1550 + k,
-                                     timeout=TRAIN_TIMEOUT).value
-            except AssertionError as error:
-                fail_with_hint(error, _shape_or_own_hint(str(error)))
-            if not isinstance(value, (tuple, list)) or len(value) != 2:
-                raise AssertionError(f"{what} returned {describe(value)}, expected the pair (w, b)")
+            value = _train_without_epochs(student, features, labels, SEED + 1550 + k, what)
             assert_is_tensor(value[0], what=f"w returned by {what}")
             ws.append(value[0])
         if ws[0].shape != ws[1].shape or not torch.equal(ws[0], ws[1]):
