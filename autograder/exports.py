@@ -33,7 +33,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -66,25 +65,6 @@ def _fmt(x: float) -> str:
 def _cell(text: str) -> str:
     """A CSV cell that a spreadsheet shows as text, never runs as a formula."""
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-def _gradebook_students(course: CoursePaths, assignment: str) -> tuple[set[str], set[str]]:
-    """(every student in the gradebook, those with a submission of ``assignment`` there)."""
-    if not course.gradebook.is_file():
-        return set(), set()
-    try:
-        from nbgrader.api import Gradebook
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            with Gradebook(f"sqlite:///{course.gradebook}") as gb:
-                everyone = {s.id for s in gb.students}
-                try:
-                    submitted = {s.student.id for s in gb.assignment_submissions(assignment)}
-                except Exception:  # noqa: BLE001 - the assignment is not in the gradebook yet
-                    submitted = set()
-                return everyone, submitted
-    except Exception:  # noqa: BLE001 - nbgrader missing, or a gradebook it cannot open
-        return set(), set()
 
 
 def _current_suite(course: CoursePaths, assignment: str) -> str | None:
@@ -128,7 +108,8 @@ def load_class(course_dir, assignment: str, all_students: bool = False) -> Class
             if name not in exercises:
                 exercises.append(name)
 
-    everyone, in_gradebook = _gradebook_students(course, assignment)
+    from autograder.nbgrader_driver import gradebook_students
+    everyone, in_gradebook = gradebook_students(course, assignment)
     submitted = set(course.students(assignment))
     notes: dict[str, str] = {}
     for student in sorted((submitted | in_gradebook) - set(results)):

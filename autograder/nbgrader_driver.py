@@ -453,18 +453,24 @@ class ClassRun:
     timings: dict[str, float] = field(default_factory=dict)   # seconds, summed over students
 
 
-def _in_gradebook(course: CoursePaths, assignment: str) -> set[str] | None:
-    """Students with a submission of ``assignment`` in the gradebook (None: cannot tell)."""
+def gradebook_students(course: CoursePaths, assignment: str) -> tuple[set[str], set[str]]:
+    """(every student in the course's gradebook, those with a submission of ``assignment`` there);
+    empty sets where there is no gradebook, or nbgrader cannot open it."""
     if not course.gradebook.is_file():
-        return set()
+        return set(), set()
     try:
         from nbgrader.api import Gradebook
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             with Gradebook(f"sqlite:///{course.gradebook}") as gb:
-                return {s.student.id for s in gb.assignment_submissions(assignment)}
-    except Exception:  # noqa: BLE001 - no such assignment yet, or an older schema
-        return None
+                everyone = {s.id for s in gb.students}
+                try:
+                    submitted = {s.student.id for s in gb.assignment_submissions(assignment)}
+                except Exception:  # noqa: BLE001 - the assignment is not in the gradebook yet
+                    submitted = set()
+                return everyone, submitted
+    except Exception:  # noqa: BLE001 - nbgrader missing, or a gradebook it cannot open
+        return set(), set()
 
 
 def make_executor(kit: KitPaths, assignment: str, must_not_see: list[str], *, jobs: int = 1,
@@ -511,7 +517,7 @@ def _grade_class(course: CoursePaths, assignment: str, students=None, *, kit: Ki
     suite = suite_digest(kit, assignment, policy)
     run = ClassRun()
     subs = {s: scorer.load_submission(course, spec, s) for s in students if _valid_student_id(s)}
-    in_gradebook = _in_gradebook(course, assignment) or set()
+    _everyone, in_gradebook = gradebook_students(course, assignment)
     to_grade, to_record = [], []
     for student, sub in subs.items():
         stored = None if force else store.find(assignment, student, sub.fingerprint, suite)
