@@ -33,6 +33,8 @@ import torch
 
 TRAIN_RTOL, TRAIN_ATOL = 1e-4, 1e-5  # float32 training against float64 steps
 # The learning rates a loop that ignores its lr argument typically uses instead (the book's and the suites').
+# How many runs :func:`other_epoch_count` computes at most for one depth (6^4 for 4 examples in pairs).
+MAX_DIAGNOSED_RUNS = 1296
 HARD_CODED_LRS = (0.5, 0.1, 1.0, 0.01, 0.03, 0.05, 0.2, 0.3, 0.001)
 
 # (params, indices of one minibatch) -> gradient of the minibatch's MEAN loss w.r.t. each parameter
@@ -93,6 +95,29 @@ def runs(grad: Gradient, start: list, options: list[tuple], num_epochs: int,
     """The parameters after ``num_epochs`` epochs of SGD from ``start``, one list per sequence of epochs
     drawn from ``options`` (see :func:`runs_with_epochs`)."""
     return [params for _, params in runs_with_epochs(grad, start, options, num_epochs, lr_of, accumulate)]
+
+
+def other_epoch_count(trained: list, grad: Gradient, start: list, options: list[tuple], num_epochs: int,
+                      lr: float) -> int | None:
+    """The number of epochs, other than ``num_epochs`` and at most twice it, of a run that ends at
+    ``trained``; None when there is none.  The runs of each depth grow from those of the depth before
+    (one computation for every count), and the search stops before a depth would hold more than
+    :data:`MAX_DIAGNOSED_RUNS` runs: a diagnosis, not a verdict, so it need not be exhaustive."""
+    states = [list(start)]
+    for epochs in range(1, 2 * num_epochs + 1):
+        if len(states) * len(options) > MAX_DIAGNOSED_RUNS:
+            return None
+        following = []
+        for params in states:
+            for epoch in options:
+                p = params
+                for batch in epoch:
+                    p = [x - lr * y for x, y in zip(p, grad(p, batch))]
+                following.append(p)
+        states = following
+        if epochs != num_epochs and any(close(trained, want) for want in states):
+            return epochs
+    return None
 
 
 def close(got: list, want: list) -> bool:
@@ -156,10 +181,10 @@ def judge_training(call: str, trained: list, start: list, grad: Gradient, n: int
             raise AssertionError(f"during {call} every step was taken with learning rate {other}, not with the "
                                  f"lr={lr} passed in: use the argument lr (torch.optim.SGD(params, lr=lr), or "
                                  "p -= lr * p.grad), never a fixed number")
-    for epochs in range(1, 2 * num_epochs + 1):
-        if epochs != num_epochs and matches(options, epochs=epochs):
-            raise AssertionError(f"during {call} the model saw {epochs} epoch(s) of data, expected "
-                                 f"num_epochs={num_epochs}")
+    epochs = other_epoch_count(trained, grad, start, options, num_epochs, lr)
+    if epochs is not None:
+        raise AssertionError(f"during {call} the model saw {epochs} epoch(s) of data, expected "
+                             f"num_epochs={num_epochs}")
     raise AssertionError(f"the parameters of {where} after {call} are not those of {num_epochs} epoch(s) of minibatch "
                          f"SGD over the {n} examples, in any order: expected minibatches of {per_epoch} examples in "
                          f"each epoch, {every}, starting at range(0, n, batch_size); one step on each minibatch's "
