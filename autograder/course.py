@@ -96,9 +96,10 @@ c.Autograde.sanitize_preprocessors = [
 c.OverwriteCells.add_missing_cells = True
 
 # Feedback never shows hidden test regions, nor anything active from the student's notebook.
+# (The kit's ClearHiddenTests is nbgrader's without its "display_data_priority" warning.)
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
-    "nbgrader.preprocessors.ClearHiddenTests",
+    "autograder.feedback_page.ClearHiddenTests",
     "autograder.feedback_safety.SanitizeStudentContent",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
