@@ -101,8 +101,12 @@ c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
     "autograder.feedback_page.ClearHiddenTests",
     "autograder.feedback_safety.SanitizeStudentContent",
+    "autograder.feedback_page.FeedbackSummary",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
+# The kit's feedback page: a summary first (exercise, points, first failing check), wrapped
+# messages, no script and no network (autograder/feedback_page.py).
+c.GenerateFeedback.exporter_class = "autograder.feedback_page.FeedbackExporter"
 # Every HTML page rendered with this config (the formgrader's too, when it reads this file)
 # sanitizes again: notebooks autograded before the kit did so are rendered safely as well.
 c.HTMLExporter.preprocessors = ["autograder.feedback_safety.SanitizeStudentContent"]

@@ -131,6 +131,7 @@ def test_config_loads_and_puts_the_scorer_in_place_of_execute(tmp_path):
     from autograder.feedback_page import ClearHiddenTests as KitClearHiddenTests
     assert "autograder.feedback_page.ClearHiddenTests" in cfg.GenerateFeedback.preprocessors
     assert issubclass(KitClearHiddenTests, ClearHiddenTests)
+    assert cfg.GenerateFeedback.exporter_class == "autograder.feedback_page.FeedbackExporter"
     assert cfg.SandboxScorer.kit_root == str(KIT.root.resolve())
 
 
