@@ -96,12 +96,17 @@ c.Autograde.sanitize_preprocessors = [
 c.OverwriteCells.add_missing_cells = True
 
 # Feedback never shows hidden test regions, nor anything active from the student's notebook.
+# (The kit's ClearHiddenTests is nbgrader's without its "display_data_priority" warning.)
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
-    "nbgrader.preprocessors.ClearHiddenTests",
+    "autograder.feedback_page.ClearHiddenTests",
     "autograder.feedback_safety.SanitizeStudentContent",
+    "autograder.feedback_page.FeedbackSummary",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
+# The kit's feedback page: a summary first (exercise, points, first failing check), wrapped
+# messages, no script and no network (autograder/feedback_page.py).
+c.GenerateFeedback.exporter_class = "autograder.feedback_page.FeedbackExporter"
 # Every HTML page rendered with this config (the formgrader's too, when it reads this file)
 # sanitizes again: notebooks autograded before the kit did so are rendered safely as well.
 c.HTMLExporter.preprocessors = ["autograder.feedback_safety.SanitizeStudentContent"]

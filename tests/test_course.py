@@ -126,7 +126,12 @@ def test_config_loads_and_puts_the_scorer_in_place_of_execute(tmp_path):
     from autograder.scorer import SaveAutoGradesWithheld
     assert issubclass(SaveAutoGradesWithheld, SaveAutoGrades)
     assert cfg.OverwriteCells.add_missing_cells is True
-    assert "nbgrader.preprocessors.ClearHiddenTests" in cfg.GenerateFeedback.preprocessors
+    # feedback clears hidden tests with nbgrader's ClearHiddenTests (the kit's subclass: no warning)
+    from nbgrader.preprocessors import ClearHiddenTests
+    from autograder.feedback_page import ClearHiddenTests as KitClearHiddenTests
+    assert "autograder.feedback_page.ClearHiddenTests" in cfg.GenerateFeedback.preprocessors
+    assert issubclass(KitClearHiddenTests, ClearHiddenTests)
+    assert cfg.GenerateFeedback.exporter_class == "autograder.feedback_page.FeedbackExporter"
     assert cfg.SandboxScorer.kit_root == str(KIT.root.resolve())
 
 

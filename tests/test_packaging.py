@@ -148,6 +148,13 @@ def test_wheel_holds_the_autograder_package_only(wheel, kit):
             assert zf.read(name).decode("utf-8", "replace") not in secrets, name
 
 
+def test_wheel_ships_the_feedback_page_template(wheel):
+    """The course config renders feedback with the installed package's template."""
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert {"autograder/templates/d2l_feedback/d2l_feedback.html.j2",
+            "autograder/templates/d2l_feedback/conf.json"} <= names
+
+
 def test_wheel_holds_no_near_copy_of_a_solution_scenario_or_hidden_test(wheel, kit):
     secrets = secret_definitions(kit.root)
     assert {"softmax", "train_concise", "MyLinear"} <= {d.name for d in secrets}
