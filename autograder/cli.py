@@ -123,6 +123,10 @@ def build_parser() -> argparse.ArgumentParser:
     build.set_defaults(func=_cmd_course_build)
 
     grade = sub.add_parser("grade", help="instructor: grade submitted/ in a sandbox into the gradebook",
+                           description="Settings are read as `nbgrader autograde` reads them in the course "
+                           "directory: your nbgrader_config.py (~/.jupyter, or $JUPYTER_CONFIG_DIR), then "
+                           "the course's nbgrader_config.py and course_config.py; there are no nbgrader "
+                           "flags here.",
                            epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     grade.add_argument("dir", help="the course directory (`.` when you are in it)")
     grade.add_argument("assignment")

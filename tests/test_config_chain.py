@@ -22,8 +22,10 @@ import pytest
 
 pytest.importorskip("nbgrader")
 
+from autograder.config_chain import CourseConfigError  # noqa: E402
 from autograder.course import build_course, release_assignment  # noqa: E402
 from autograder.course_files import SETTINGS_NAME, SETTINGS_TEMPLATE  # noqa: E402
+from autograder.nbgrader_driver import dependent_grading, load_config  # noqa: E402
 
 from test_nbgrader_flow import A, answered, make_kit, submit  # noqa: E402
 
@@ -72,6 +74,90 @@ def nbgrader(*args: str, cwd: Path) -> subprocess.CompletedProcess:
     script = Path(sys.executable).parent / "nbgrader"
     argv = [str(script)] if script.exists() else [sys.executable, "-m", "nbgrader"]
     return run([*argv, *args], cwd)
+
+
+def late_course(kit, where: Path):
+    """A released mini course whose assignment was due before ann's (partly right) submission."""
+    from nbgrader.api import Gradebook
+    course = build_course(where, kit, points=lambda spec, kit: POINTS)
+    release_assignment(course, A)
+    with Gradebook(f"sqlite:///{course.gradebook}") as gb:
+        gb.update_or_create_assignment(A, duedate=datetime(2024, 2, 1, 12, 0))
+    submit(course, "ann", answered(course, inc="return x - 1"))   # timestamp.txt: 2024-03-01
+    return course
+
+
+def score(course, student="ann") -> tuple[float, float]:
+    """(score after the late penalty, as nbgrader's export computes it; the penalty)."""
+    from nbgrader.api import Gradebook
+    with Gradebook(f"sqlite:///{course.gradebook}") as gb:
+        sub = gb.find_submission(A, student)
+        return max(0.0, sub.score - sub.late_submission_penalty), sub.late_submission_penalty
+
+
+def both_ways(course) -> tuple[tuple[float, float], tuple[float, float]]:
+    """ann's score after ``d2l-grade grade --force``, then after stock ``nbgrader autograde --force``."""
+    proc = d2l_grade("grade", ".", A, "--force", "--jobs", "1", cwd=course.root)
+    assert proc.returncode == 0, proc.stderr
+    by_kit = score(course)
+    proc = nbgrader("autograde", A, "--force", cwd=course.root)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return by_kit, score(course)
+
+
+def test_a_user_level_late_penalty_gives_the_same_score_both_ways(kit, home, tmp_path):
+    course = late_course(kit, tmp_path / "course")
+    user_config(home, 'c.LateSubmissionPlugin.penalty_method = "zero"')
+    assert both_ways(course) == ((0.0, PARTLY_RIGHT), (0.0, PARTLY_RIGHT))
+
+    # the course's own setting wins over the user's, both ways
+    settings = course.root / SETTINGS_NAME
+    mine = settings.read_text()
+    settings.write_text(mine + 'c.LateSubmissionPlugin.penalty_method = "none"\n')
+    assert both_ways(course) == ((PARTLY_RIGHT, 0.0), (PARTLY_RIGHT, 0.0))
+
+    # nobody asks for a penalty: the score as graded, both ways
+    settings.write_text(mine)
+    user_config(home, None)
+    assert both_ways(course) == ((PARTLY_RIGHT, 0.0), (PARTLY_RIGHT, 0.0))
+
+
+def test_settings_come_from_the_user_then_the_course(kit, home, tmp_path):
+    course = build_course(tmp_path / "course", kit, points=lambda spec, kit: POINTS)
+    assert dependent_grading(course, A) is None
+    user_config(home, f'c.SandboxScorer.dependent_grading = {{"{A}": "independent"}}\n'
+                      'c.LateSubmissionPlugin.penalty_method = "zero"')
+    assert dependent_grading(course, A) == "independent"
+    with (course.root / SETTINGS_NAME).open("a") as f:
+        f.write(f'c.SandboxScorer.dependent_grading = {{"{A}": "with_helpers"}}\n')
+    assert dependent_grading(course, A) == "with_helpers"
+    config = load_config(course)
+    assert config.LateSubmissionPlugin.penalty_method == "zero"
+    assert config.Autograde.autograde_preprocessors[0] == "autograder.scorer.SandboxScorer"
+
+
+def test_a_broken_setting_stops_grading_both_ways(kit, home, tmp_path):
+    """A mistake in course_config.py never unloads the kit's wiring (nbgrader would then execute the
+    notebook itself): d2l-grade refuses before grading, nbgrader's scorer refuses each student."""
+    course = build_course(tmp_path / "course", kit, points=lambda spec, kit: POINTS)
+    release_assignment(course, A)
+    submit(course, "ann", answered(course))
+    with (course.root / SETTINGS_NAME).open("a") as f:
+        f.write("c.LateSubmissionPlugin.penalty_method = zero\n")      # an undefined name
+    with pytest.raises(CourseConfigError, match=f"{SETTINGS_NAME} could not be loaded: NameError"):
+        load_config(course)
+    proc = d2l_grade("grade", ".", A, "--jobs", "1", cwd=course.root)
+    assert proc.returncode == 2
+    assert f"{course.root / SETTINGS_NAME} could not be loaded: NameError" in proc.stderr
+    proc = nbgrader("autograde", A, cwd=course.root)
+    assert proc.returncode != 0
+    assert f"not graded: {course.root / SETTINGS_NAME} could not be loaded" in proc.stdout + proc.stderr
+    assert not (course.autograded("ann", A) / f"{A}.ipynb").exists()
+
+    user_config(home, "c = get_config(")
+    (course.root / SETTINGS_NAME).write_text(SETTINGS_TEMPLATE)
+    with pytest.raises(CourseConfigError, match=r"\.jupyter/nbgrader_config\.py: SyntaxError"):
+        load_config(course)
 
 
 def test_a_build_keeps_the_settings_and_refuses_to_drop_a_hand_edit(tmp_path):
