@@ -187,3 +187,35 @@ def test_a_build_keeps_the_settings_and_refuses_to_drop_a_hand_edit(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert wiring.read_text() == built and settings.read_text() == edited
     assert (course / "source" / kit_assignment / f"{kit_assignment}.ipynb").is_file()
+
+
+def readme_zip_collect_setting() -> str:
+    """The ``named_regexp`` line the README tells instructors to put in course_config.py."""
+    readme = (ROOT / "README.md").read_text()
+    found = re.findall(r"^c\.FileNameCollectorPlugin\.named_regexp = .*$", readme, re.M)
+    assert len(found) == 1, found
+    return found[0]
+
+
+def test_zip_collect_as_the_readme_says_then_grade(kit, home, tmp_path):
+    setting = readme_zip_collect_setting()
+    assert f"# {setting}" in SETTINGS_TEMPLATE          # the same example in a new course's settings
+    course = build_course(tmp_path / "course", kit, points=lambda spec, kit: POINTS)
+    release_assignment(course, A)
+    with (course.root / SETTINGS_NAME).open("a") as f:
+        f.write(setting + "\n")
+    archive = course.root / "downloaded" / A / "archive"
+    archive.mkdir(parents=True)
+    with zipfile.ZipFile(archive / "submissions.zip", "w") as zf:
+        zf.writestr(f"ann_{A}.ipynb", json.dumps(answered(course)))
+        zf.writestr(f"ben_{A}.ipynb", json.dumps(answered(course, inc="return x - 1")))
+    proc = nbgrader("zip_collect", A, cwd=course.root)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    for student in ("ann", "ben"):
+        assert (course.submitted(student, A) / f"{A}.ipynb").is_file(), proc.stderr
+
+    proc = d2l_grade("grade", ".", A, "--jobs", "1", "--json", cwd=course.root)
+    assert proc.returncode == 0, proc.stderr
+    results = json.loads(proc.stdout)
+    assert {s: sum(e["score"] for e in r.values()) for s, r in results.items()} == {"ann": 4.0, "ben": 3.0}
+    assert "timestamp.txt" in proc.stderr      # no time in these names: named as undated
