@@ -28,9 +28,12 @@ def _cmd_check(args) -> int:
 
 def _cmd_course_build(args) -> int:
     from autograder.course import build_course
+    from autograder.course_files import SETTINGS_NAME
     from autograder.paths import KitPaths
-    course = build_course(args.dir, KitPaths(), assignments=args.assignment or None)
+    course = build_course(args.dir, KitPaths(), assignments=args.assignment or None, force=args.force)
     print(f"Built an nbgrader course in {course.root}")
+    print(f"Your settings (late penalty, zip_collect, ...) go in {course.root / SETTINGS_NAME}, "
+          "which builds never overwrite")
     print(f"Release with: cd {course.root} && nbgrader generate_assignment ASSIGNMENT")
     print(f"Then, with submissions in {course.root / 'submitted'}/STUDENT/ASSIGNMENT/: "
           f"d2l-grade grade {course.root} ASSIGNMENT")
@@ -114,9 +117,16 @@ def build_parser() -> argparse.ArgumentParser:
     build = course_sub.add_parser("build", help="create an nbgrader course from the kit")
     build.add_argument("dir")
     build.add_argument("--assignment", action="append", help="only these assignments (repeatable)")
+    build.add_argument("--force", action="store_true",
+                       help="rewrite nbgrader_config.py even if it was edited by hand (your settings "
+                       "belong in course_config.py, which is never overwritten)")
     build.set_defaults(func=_cmd_course_build)
 
     grade = sub.add_parser("grade", help="instructor: grade submitted/ in a sandbox into the gradebook",
+                           description="Settings are read as `nbgrader autograde` reads them in the course "
+                           "directory: your nbgrader_config.py (~/.jupyter, or $JUPYTER_CONFIG_DIR), then "
+                           "the course's nbgrader_config.py and course_config.py; there are no nbgrader "
+                           "flags here.",
                            epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter)
     grade.add_argument("dir", help="the course directory (`.` when you are in it)")
     grade.add_argument("assignment")

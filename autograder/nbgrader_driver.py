@@ -1,6 +1,7 @@
 """Driving nbgrader in-process: generate_assignment, autograde, generate_feedback, export.
 
-Every call loads the course's ``nbgrader_config.py`` (traitlets' ``PyFileConfigLoader``) and runs
+Every call loads the configuration ``nbgrader`` itself would (:mod:`autograder.config_chain`: the
+user's and the system's ``nbgrader_config.py``, then the course's) and runs
 nbgrader's own converters through ``NbGraderAPI``, with nbgrader's log captured (not printed):
 it comes back as the error text when something fails.
 
@@ -26,11 +27,11 @@ import string
 import sys
 import time
 import warnings
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder import scorer
+from autograder import config_chain, scorer
 from autograder.notebook import NotebookError, d2l_meta, load_assignment, read_notebook
 from autograder.paths import CoursePaths, KitPaths
 from autograder.results import ResultsStore, SubmissionResult, suite_digest
@@ -52,11 +53,11 @@ class NbgraderError(RuntimeError):
 # --------------------------------------------------------------------------------------------
 
 def load_config(course: CoursePaths):
-    """The course's nbgrader configuration (``nbgrader_config.py``) as a traitlets Config."""
-    from traitlets.config.loader import PyFileConfigLoader
+    """The configuration ``nbgrader`` uses in ``course`` as a traitlets Config: the user's and the
+    system's ``nbgrader_config.py`` under the course's own (:mod:`autograder.config_chain`)."""
     if not course.config_file.is_file():
         raise NbgraderError(f"{course.config_file} does not exist: build the course first")
-    return PyFileConfigLoader(course.config_file.name, path=str(course.root)).load_config()
+    return config_chain.course_config(course)
 
 
 _ALEMBIC_HEAD: list[str] = []
@@ -125,6 +126,8 @@ def nbgrader_api(course: CoursePaths):
     tl = get_logger()
     level = tl.level
     old_cwd = os.getcwd()
+    # as in an nbgrader command run in the course: a plugin class the config names may live there
+    sys.path.insert(0, str(course.root))
     try:
         with warnings.catch_warnings():
             # SQLAlchemy's "not in session" warnings on every new submission, nbformat's
@@ -135,6 +138,8 @@ def nbgrader_api(course: CoursePaths):
     finally:
         tl.setLevel(level)           # NbGraderAPI sets traitlets' global logger level
         os.chdir(old_cwd)
+        with suppress(ValueError):
+            sys.path.remove(str(course.root))
 
 
 def _failure_text(result: dict) -> str:

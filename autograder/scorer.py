@@ -217,6 +217,9 @@ class SandboxScorer(NbGraderPreprocessor):
     placeholder_reason = Unicode("", help="Set by `d2l-grade grade` (per student, never in a config "
                                  "file) when nbgrader is given a placeholder instead of the "
                                  "student's notebook: why.").tag(config=True)
+    settings_error = Unicode("", help="Set by the course's nbgrader_config.py (never by hand) when "
+                             "course_config.py could not be loaded: the scorer then refuses to "
+                             "grade, rather than grade without the course's settings.").tag(config=True)
 
     _specs: dict = {}
 
@@ -251,6 +254,8 @@ class SandboxScorer(NbGraderPreprocessor):
     def preprocess(self, nb, resources):
         info = resources["nbgrader"]
         student, assignment, notebook = info["student"], info["assignment"], info["notebook"]
+        if self.settings_error:
+            raise ScorerError(f"not graded: {self.settings_error}")
         kit = KitPaths(self.kit_root or None)
         course = self._course()
         store = self.store()

@@ -106,7 +106,7 @@ def test_build_is_deterministic(tmp_path):
     b = C.build_course(tmp_path / "b", KIT, points=fake_points)
     sources = lambda t: {k: v for k, v in t.items() if k.startswith("source/")}  # noqa: E731
     assert sources(tree_bytes(b.root)) == sources(first) and sources(first)
-    assert set(first) == {"nbgrader_config.py"} | {f"source/{n}/{n}.ipynb" for n in NAMES}
+    assert set(first) == {"nbgrader_config.py", "course_config.py"} | {f"source/{n}/{n}.ipynb" for n in NAMES}
 
 
 def test_config_loads_and_puts_the_scorer_in_place_of_execute(tmp_path):
