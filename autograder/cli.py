@@ -86,7 +86,7 @@ def _cmd_export(args) -> int:
 
 def _cmd_demo(args) -> int:
     from autograder.demo import run_demo
-    return run_demo(args.dir)
+    return run_demo(args.dir, assignments=args.assignment)
 
 
 def version() -> str:
@@ -159,6 +159,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="build, release and grade a demo course with sample submissions")
     demo.add_argument("dir", nargs="?", default=None, help="where to build it (default: a fresh directory)")
+    demo.add_argument("--assignment", action="append", metavar="NAME",
+                      help="only this assignment (repeat for more; default: all six)")
     demo.set_defaults(func=_cmd_demo)
     return parser
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -171,10 +172,17 @@ def _fmt(x: float) -> str:
     return f"{x:g}"
 
 
-def results_table(results: dict) -> str:
-    """A plain-text table: one row per student, one column per exercise, then the total."""
+def results_table(results: dict, width: int | None = None) -> str:
+    """A plain-text table: one row per student, one column per exercise, then the total.
+
+    No line is longer than ``width`` characters (default: the terminal's width, 80 when the output
+    is not a terminal) unless a single column is: the exercise columns are split into blocks, one
+    under the other, each starting with the student column; the total is in the last block.
+    """
     if not results:
         return "(no submissions)"
+    if width is None:
+        width = shutil.get_terminal_size((80, 24)).columns
     exercises: list[str] = []
     for per_student in results.values():
         for exercise in per_student:
@@ -194,5 +202,23 @@ def results_table(results: dict) -> str:
         cells.append(f"{_fmt(score)}/{_fmt(max_score)}")
         rows.append(cells)
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
-    line = lambda r: "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip()  # noqa: E731
-    return "\n".join([line(header), line(["-" * w for w in widths]), *map(line, rows)])
+    blocks = []
+    for columns in _column_blocks(widths, width):
+        picked = [0, *columns]
+        line = lambda r: "  ".join(r[i].ljust(widths[i]) for i in picked).rstrip()  # noqa: E731
+        blocks.append("\n".join([line(header), line(["-" * w for w in widths]), *map(line, rows)]))
+    return "\n\n".join(blocks)
+
+
+def _column_blocks(widths: list[int], width: int) -> list[list[int]]:
+    """Split columns ``1 ..`` (column 0 starts every block) into blocks whose lines fit ``width``."""
+    blocks: list[list[int]] = [[]]
+    used = widths[0]
+    for i in range(1, len(widths)):
+        if blocks[-1] and used + 2 + widths[i] > width:
+            blocks.append([])
+            used = widths[0]
+        blocks[-1].append(i)
+        used += 2 + widths[i]
+    return blocks
+

@@ -3,14 +3,17 @@
 Builds the course, releases every assignment, writes submissions for the scenarios of
 ``solutions/scenarios/`` (the reference, the stubs, typical bugs, attacks; see
 :mod:`autograder.demo_scenarios`), grades them in the sandbox into nbgrader's gradebook, writes
-feedback and the CSV export, and prints the table.
+feedback, the exports (per-exercise CSV, LMS CSV, Gradescope) and nbgrader's CSV, and prints the
+tables, 80 columns wide when the output is not a terminal.
 """
 
 from __future__ import annotations
 
 import copy
 import json
+import shutil
 import sys
+import textwrap
 import time
 from pathlib import Path
 
@@ -18,6 +21,7 @@ from autograder import nbgrader_driver
 from autograder.course import build_course, reference_answer_cells
 from autograder.course_grading import default_jobs, grade_course, results_table
 from autograder.demo_scenarios import scenarios_for
+from autograder.exports import FORMATS as EXPORT_FORMATS, export
 from autograder.notebook import d2l_meta, read_notebook
 from autograder.paths import CoursePaths, KitPaths
 from autograder.progress import GradingProgress
@@ -62,31 +66,64 @@ def write_submissions(course: CoursePaths, assignment: str, chosen=None, kit: Ki
     return students
 
 
-def run_demo(directory: str | None = None) -> int:
-    """Run the demo; print the results table and where everything is.  Returns the exit status."""
+def _shown(path: Path) -> str:
+    """``path`` relative to the working directory when it is below it (short lines), else absolute."""
+    path = Path(path).resolve()
+    try:
+        return str(path.relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _scenario_line(name: str, description: str, width: int) -> str:
+    """One scenario, its description wrapped to ``width`` under the name's column."""
+    indent = " " * 3
+    if len(name) > 24:
+        return textwrap.fill(description, width, initial_indent=f"{indent}{name}\n{indent * 2}",
+                             subsequent_indent=indent * 2)
+    return textwrap.fill(description, width, initial_indent=f"{indent}{name:24s} ",
+                         subsequent_indent=" " * (len(indent) + 25))
+
+
+def run_demo(directory: str | None = None, width: int | None = None, assignments=None) -> int:
+    """Run the demo; print the results table and where everything is.  Returns the exit status.
+
+    ``assignments`` defaults to every assignment of the kit.  Output lines fit ``width`` columns
+    (default: the terminal's width, 80 when not a terminal)."""
     began = time.monotonic()
+    width = width or shutil.get_terminal_size((80, 24)).columns
     kit = KitPaths()
     root = Path(directory) if directory else fresh_directory(Path.cwd() / "d2l-demo-course")
-    course = build_course(root, kit)
+    names = list(assignments or kit.assignment_names())
+    unknown = [n for n in names if n not in kit.assignment_names()]
+    if unknown:
+        raise ValueError(f"no assignment {unknown[0]!r} in the kit: one of {', '.join(kit.assignment_names())}")
+    course = build_course(root, kit, names)
     print(f"Course built in {course.root}")
-    for assignment in kit.assignment_names():
+    for assignment in names:
         nbgrader_driver.generate_assignment(course, assignment)
         students = write_submissions(course, assignment, kit=kit)
-        print(f"\n== {assignment}: released to {course.release(assignment)}; "
-              f"{len(students)} sample submissions")
+        print(f"\n== {assignment}: {len(students)} sample submissions; released to\n"
+              f"   {_shown(course.release(assignment))}")
         for scenario in scenarios_for(assignment, kit):
             if scenario.name in students:
-                print(f"   {scenario.name:28s} {scenario.description}")
+                print(_scenario_line(scenario.name, scenario.description, width))
         with GradingProgress(f"grading {assignment}", enabled=sys.stdout.isatty()) as progress:
             report = grade_course(course.root, assignment, kit, feedback=True, jobs=default_jobs(),
                                   progress=progress)
         print()
-        print(results_table(report.results))
+        print(results_table(report.results, width))
         for warning in report.warnings:
-            print(f"   note: {warning}")
+            print(textwrap.fill(warning, width, initial_indent="   note: ", subsequent_indent="         "))
+        for fmt in EXPORT_FORMATS:
+            export(course.root, assignment, fmt)
     csv = nbgrader_driver.export_csv(course)
-    print(f"\nGradebook:  {course.gradebook}")
-    print(f"Feedback:   {course.root / 'feedback'}/<student>/<assignment>/*.html")
-    print(f"Grades CSV: {csv}")
+    exports = csv.parent
+    print(f"\nGradebook:   {_shown(course.gradebook)}")
+    print(f"Feedback:    {_shown(course.root / 'feedback')}/STUDENT/ASSIGNMENT/ASSIGNMENT.html")
+    print(f"Exports:     {_shown(exports)}/")
+    print("             ASSIGNMENT_exercises.csv (a column per exercise),")
+    print("             ASSIGNMENT_lms.csv, gradescope/ASSIGNMENT/STUDENT/results.json;")
+    print(f"             {csv.name} is nbgrader's (every student x every assignment)")
     print(f"Done in {time.monotonic() - began:.1f} s.")
     return 0
