@@ -1,12 +1,24 @@
 """Shared fixtures for the kit's own tests."""
 
 import os
+import tempfile
 
 import pytest
 
 from autograder.paths import KitPaths
 from autograder.sandbox import Sandbox
 from autograder.sandbox.uids import in_range
+
+
+def pytest_configure(config):
+    """Tests read no developer's own Jupyter settings: nbgrader (and so the kit) loads
+    ``~/.jupyter/nbgrader_config.py``, which could change late penalties or preprocessors under a
+    test.  Every test process, and every command it starts, sees an empty user config directory
+    instead (a test of the config chain sets its own)."""
+    if "D2L_TESTS_JUPYTER_CONFIG_DIR" not in os.environ:  # once, in the controller; workers inherit it
+        empty = tempfile.mkdtemp(prefix="d2l-tests-jupyter-")
+        os.environ["D2L_TESTS_JUPYTER_CONFIG_DIR"] = empty
+    os.environ["JUPYTER_CONFIG_DIR"] = os.environ["D2L_TESTS_JUPYTER_CONFIG_DIR"]
 
 
 @pytest.fixture(scope="session")
