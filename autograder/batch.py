@@ -100,11 +100,13 @@ class Chunk:
 
 @dataclass
 class ChunkResult:
-    """``{student: {exercise: {...}}}`` and seconds spent (the whole chunk, by stage)."""
+    """``{student: {exercise: {...}}}``, seconds spent (the whole chunk, by stage), and each
+    student's flags (``{student: [flag, ...]}``, plain data: :mod:`autograder.flags`)."""
 
     results: dict[str, dict]
     timings: dict[str, float]
     worker: str = ""
+    flags: dict[str, list] = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------------------------
@@ -174,9 +176,10 @@ def grade_chunk(chunk: Chunk, kit=None) -> ChunkResult:
         sandbox = worker_sandbox(paths, chunk.must_not_see)
         before = dict(sandbox.timings)
         began = time.monotonic()
+        flags: dict[str, list] = {}
         try:
             results = grade_submissions(chunk.spec, chunk.submissions, paths, sandbox=sandbox,
-                                        devices=chunk.devices, dependents=chunk.dependents)
+                                        devices=chunk.devices, dependents=chunk.dependents, flags=flags)
         except SandboxUnavailable:
             _close_sandboxes()
             raise
@@ -185,7 +188,7 @@ def grade_chunk(chunk: Chunk, kit=None) -> ChunkResult:
         cells = sandbox.timings["student_cells"] - before["student_cells"]
         timings = {"child_start": child, "student_cells": cells, "tests": max(0.0, wall - child - cells),
                    "grading": wall}
-    return ChunkResult(results, timings, worker=f"{os.uname().nodename}:{os.getpid()}")
+    return ChunkResult(results, timings, worker=f"{os.uname().nodename}:{os.getpid()}", flags=flags)
 
 
 # --------------------------------------------------------------------------------------------

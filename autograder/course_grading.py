@@ -154,6 +154,11 @@ def grade_course(course_dir, assignment: str, kit, students=None, feedback: bool
             report.warnings.append(f"{student}: not recorded in the gradebook: {text}")
         elif text:
             report.warnings.append(f"{student}: {text.splitlines()[0]}")
+    for student, result in sorted(run.results.items()):
+        if result.flags and student in run.graded:
+            report.warnings.append(f"{student}: flagged for review in the gradebook: "
+                                   + "; ".join(f.describe() for f in result.flags[:3])
+                                   + ("; ..." if len(result.flags) > 3 else ""))
     if feedback:
         for student, (ok, text) in sorted(nbgrader_driver.generate_feedback(course, assignment,
                                                                            list(results)).items()):

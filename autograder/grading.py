@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from autograder import blame
+from autograder.flags import FlagLog
 from autograder.notebook import AssignmentSpec, Submission
 from autograder.plugin import GradingPlugin
 from autograder.sandbox import Sandbox, SandboxUnavailable
@@ -95,7 +96,8 @@ def exercise_points(spec: AssignmentSpec, kit) -> dict[str, float]:
 def grade_submissions(spec: AssignmentSpec, submissions: dict[str, Submission], kit, *,
                       must_not_see: list = (), call_timeout: float | None = None, budget: float | None = None,
                       sandbox: Sandbox | None = None, devices: list[str] | None = None,
-                      focus: dict[str, list[str]] | None = None, dependents: str | None = None) -> dict:
+                      focus: dict[str, list[str]] | None = None, dependents: str | None = None,
+                      flags: dict | None = None) -> dict:
     """Grade every submission with the hidden suite; ``{key: {exercise: {...}}}``.
 
     Each submission's code runs in its own sandboxed child; ``must_not_see`` adds directories (the
@@ -106,6 +108,8 @@ def grade_submissions(spec: AssignmentSpec, submissions: dict[str, Submission], 
     exercises checked for it (the others report "this check did not run"); for corpora and mutants.
     ``dependents``: how checks of an exercise whose own helpers fail are graded (see
     :mod:`autograder.blame`; default :data:`~autograder.blame.WITH_HELPERS`).
+    ``flags``: a dict to fill with ``{key: [flag, ...]}`` (plain data, :mod:`autograder.flags`): what
+    the grader saw each submission's child do from outside, and the limits its notebook broke.
     """
     if dependents not in (None, *blame.POLICIES):
         raise ValueError(f"dependent grading {dependents!r} is not one of {', '.join(blame.POLICIES)}")
@@ -114,11 +118,14 @@ def grade_submissions(spec: AssignmentSpec, submissions: dict[str, Submission], 
     sandbox.start()  # fail closed before any test runs: SandboxUnavailable, nothing graded
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # tiny reference computations; more threads only fight the children
+    # one log per submission, shared by every session pytest opens for it
+    logs = {key: FlagLog() for key in submissions}
     try:
         students = {
-            key: (lambda sub=sub: Student(SandboxSession(sandbox, sub.cells, sub.problems,
-                                                         call_timeout=call_timeout, budget=budget),
-                                          sub.source))
+            key: (lambda key=key, sub=sub: Student(SandboxSession(sandbox, sub.cells, sub.problems,
+                                                                  call_timeout=call_timeout, budget=budget,
+                                                                  flags=logs[key]),
+                                                   sub.source))
             for key, sub in submissions.items()
         }
         plugin = GradingPlugin(students, reference=load_reference(kit, spec.name), devices=devices,
@@ -132,6 +139,10 @@ def grade_submissions(spec: AssignmentSpec, submissions: dict[str, Submission], 
     for key, sub in submissions.items():
         _add_missing_exercises(results[key], spec)
         blame.attribute(results[key], sub.source, spec.exercises, dependents)
+        if flags is not None:
+            for flag in sub.flags:
+                logs[key].add(flag["kind"], flag["text"])
+            flags[key] = logs[key].as_plain()
     return results
 
 

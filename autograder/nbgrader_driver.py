@@ -589,7 +589,8 @@ def _grade_class(course: CoursePaths, assignment: str, students=None, *, kit: Ki
                     share = {k: v / len(chunk.submissions) for k, v in outcome.timings.items()}
                     for student, sub in chunk.submissions.items():
                         result = SubmissionResult.from_exercises(student, assignment, sub.fingerprint,
-                                                                 outcome.results[student], suite, share)
+                                                                 outcome.results[student], suite, share,
+                                                                 flags=outcome.flags.get(student))
                         store.put(result)           # graded: safe on disk before nbgrader sees it
                         run.graded.append(student)
                         record(api, result)

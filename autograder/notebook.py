@@ -25,6 +25,10 @@ class NotebookError(ValueError):
     """The file is not a readable Jupyter notebook."""
 
 
+class NotebookTooLarge(NotebookError):
+    """The notebook is over :data:`MAX_NOTEBOOK_BYTES` or :data:`MAX_CELLS`."""
+
+
 @dataclass
 class AssignmentSpec:
     """The structure of an assignment, read from the kit's own student notebook."""
@@ -101,6 +105,7 @@ class Submission:
     source: str
     problems: list[str] = field(default_factory=list)
     exercise_cells: dict[str, str] = field(default_factory=dict)
+    flags: list[dict] = field(default_factory=list)   # seen while reading it (autograder.flags)
 
     @property
     def fingerprint(self) -> str:
@@ -146,14 +151,14 @@ def read_notebook(path: str | Path) -> dict:
     if not stat.S_ISREG(info.st_mode):
         raise NotebookError(f"{path.name} is not a regular file; submit the .ipynb file saved by Jupyter")
     if info.st_size > MAX_NOTEBOOK_BYTES:
-        raise NotebookError(_too_big(path.name, info.st_size))
+        raise NotebookTooLarge(_too_big(path.name, info.st_size))
     try:
         with path.open("rb") as f:
             data = f.read(MAX_NOTEBOOK_BYTES + 1)  # the file may have grown since stat
     except OSError as exc:
         raise NotebookError(f"cannot read {path.name}: {exc.strerror}") from None
     if len(data) > MAX_NOTEBOOK_BYTES:
-        raise NotebookError(_too_big(path.name, len(data)))
+        raise NotebookTooLarge(_too_big(path.name, len(data)))
     try:
         nb = json.loads(data)
     except (ValueError, RecursionError):
@@ -162,7 +167,7 @@ def read_notebook(path: str | Path) -> dict:
     if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
         raise NotebookError(f"{path.name} is JSON but not a Jupyter notebook (no list of cells)")
     if len(nb["cells"]) > MAX_CELLS:
-        raise NotebookError(f"{path.name} has {len(nb['cells']):,} cells, over the limit of {MAX_CELLS:,} "
+        raise NotebookTooLarge(f"{path.name} has {len(nb['cells']):,} cells, over the limit of {MAX_CELLS:,} "
                             "cells a notebook may have; delete the cells you added (keep the "
                             "assignment's own cells), save the notebook and submit it again")
     return nb
@@ -239,6 +244,7 @@ def submission_from_notebook(nb: dict, spec: AssignmentSpec, key: str) -> Submis
                 tagged.setdefault(gid, []).append(cell)
     definers: dict[str, dict] | None = None  # name -> first untagged cell defining it, when needed
     problems: list[str] = []
+    flags: list[dict] = []
     answers: dict[str, str] = {}
     for function in spec.exercises:
         mine = tagged.get(function, [])
@@ -266,12 +272,18 @@ def submission_from_notebook(nb: dict, spec: AssignmentSpec, key: str) -> Submis
                             f"limit of {MAX_CELL_CHARS:,} characters an answer cell may have, and was "
                             f"not graded; keep only your code for {function} in that cell (no pasted "
                             "data or outputs) and submit again")
+            flags.append({"kind": "refused", "text": f"the answer cell for {function} has {len(src):,} "
+                          f"characters (limit {MAX_CELL_CHARS:,})"})
             answers[function] = ""
     cells = list(spec.setup_cells) + [(f, answers[f]) for f in spec.exercises if f in answers]
     source = StudentSource.join([(f, answers[f]) for f in spec.exercises if f in answers])
-    return Submission(key=key, cells=cells, source=source, problems=problems, exercise_cells=answers)
+    return Submission(key=key, cells=cells, source=source, problems=problems, exercise_cells=answers,
+                      flags=flags)
 
 
-def submission_from_problem(spec: AssignmentSpec, key: str, message: str) -> Submission:
-    """A submission with no readable notebook: nothing of the student's runs, the reason is kept."""
-    return Submission(key=key, cells=list(spec.setup_cells), source="", problems=[message])
+def submission_from_problem(spec: AssignmentSpec, key: str, message: str,
+                            flags: list[dict] | None = None) -> Submission:
+    """A submission with no readable notebook: nothing of the student's runs, the reason is kept
+    (and ``flags``, when the notebook was refused by a limit: see :mod:`autograder.flags`)."""
+    return Submission(key=key, cells=list(spec.setup_cells), source="", problems=[message],
+                      flags=list(flags or []))

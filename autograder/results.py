@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from autograder.flags import Flag, from_plain
+
 STORE_DIR = ".d2l_results"   # in the course root, next to gradebook.db (instructors only)
 FORMAT = 1
 
@@ -112,8 +114,9 @@ class Recording:
 
 @dataclass
 class SubmissionResult:
-    """One student's submission of one assignment: every exercise, where it came from, and
-    whether it is in the gradebook."""
+    """One student's submission of one assignment: every exercise, where it came from, whether
+    it is in the gradebook, and what grading saw it do (``flags``, :mod:`autograder.flags`; a
+    stored file without them, written before flags existed, reads back with none)."""
 
     student: str
     assignment: str
@@ -123,14 +126,16 @@ class SubmissionResult:
     graded_at: str = ""
     recorded: Recording | None = None
     timings: dict = field(default_factory=dict)   # seconds spent on this submission, by stage
+    flags: list[Flag] = field(default_factory=list)
 
     @classmethod
     def from_exercises(cls, student: str, assignment: str, fingerprint: str, exercises: dict,
-                       suite: str = "", timings: dict | None = None) -> "SubmissionResult":
-        """From the grading engine's plain ``{exercise: {...}}``."""
+                       suite: str = "", timings: dict | None = None, flags=None) -> "SubmissionResult":
+        """From the grading engine's plain ``{exercise: {...}}`` (and its plain ``flags``)."""
         return cls(student, assignment, fingerprint,
                    {name: ExerciseResult.from_dict(e) for name, e in exercises.items()},
-                   suite=suite, graded_at=_now(), timings=dict(timings or {}))
+                   suite=suite, graded_at=_now(), timings=dict(timings or {}),
+                   flags=from_plain(flags or []))
 
     def exercises_dict(self) -> dict:
         """The engine's plain ``{exercise: {...}}`` form (``--json``, the scorer, the table)."""
@@ -154,11 +159,14 @@ class SubmissionResult:
                 for t in e.tests if t.grader_error]
 
     def to_dict(self) -> dict:
-        return {"format": FORMAT, "student": self.student, "assignment": self.assignment,
-                "fingerprint": self.fingerprint, "suite": self.suite, "graded_at": self.graded_at,
-                "recorded": None if self.recorded is None else {
-                    "ok": self.recorded.ok, "message": self.recorded.message, "at": self.recorded.at},
-                "timings": self.timings, "exercises": self.exercises_dict()}
+        out = {"format": FORMAT, "student": self.student, "assignment": self.assignment,
+               "fingerprint": self.fingerprint, "suite": self.suite, "graded_at": self.graded_at,
+               "recorded": None if self.recorded is None else {
+                   "ok": self.recorded.ok, "message": self.recorded.message, "at": self.recorded.at},
+               "timings": self.timings, "exercises": self.exercises_dict()}
+        if self.flags:
+            out["flags"] = [f.to_dict() for f in self.flags]
+        return out
 
     @classmethod
     def from_dict(cls, d: dict) -> "SubmissionResult":
@@ -168,7 +176,7 @@ class SubmissionResult:
                    suite=d.get("suite", ""), graded_at=d.get("graded_at", ""),
                    recorded=None if rec is None else Recording(bool(rec.get("ok")), str(rec.get("message", "")),
                                                                str(rec.get("at", ""))),
-                   timings=dict(d.get("timings") or {}))
+                   timings=dict(d.get("timings") or {}), flags=from_plain(d.get("flags") or []))
 
 
 def suite_digest(kit, assignment: str, policy: str | None = None) -> str:

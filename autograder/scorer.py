@@ -21,7 +21,10 @@ autograding it
 4. names, in ``resources["d2l_withheld"]``, the grade cells of exercises whose grade is withheld
    (a hidden test broke, or the assignment grades dependents independently): the kit's
    :class:`SaveAutoGradesWithheld` then records no automatic score for them and flags them for
-   manual grading, so the formgrader shows them to a person instead of a zero.
+   manual grading, so the formgrader shows them to a person instead of a zero;
+5. sets ``resources["d2l_flagged"]`` when grading flagged the submission (:mod:`autograder.flags`):
+   :class:`SaveAutoGradesWithheld` then sets nbgrader's ``flagged`` on the submitted notebook
+   (the formgrader shows it).  It never clears the flag: a person may have set it.
 """
 
 from __future__ import annotations
@@ -31,10 +34,11 @@ from pathlib import Path
 from nbformat.v4 import new_output
 from traitlets import Dict, Unicode
 
+from nbgrader.api import Gradebook
 from nbgrader.preprocessors import NbGraderPreprocessor, SaveAutoGrades
 
-from autograder.notebook import (AssignmentSpec, NotebookError, Submission, cell_source, d2l_meta,
-                                 grade_id, load_assignment, read_notebook, submission_from_notebook,
+from autograder.notebook import (AssignmentSpec, NotebookError, NotebookTooLarge, Submission, cell_source,
+                                 d2l_meta, grade_id, load_assignment, read_notebook, submission_from_notebook,
                                  submission_from_problem)
 from autograder.paths import CoursePaths, KitPaths
 from autograder.results import ResultsStore, SubmissionResult, suite_digest
@@ -92,7 +96,8 @@ def load_submission(course: CoursePaths, spec: AssignmentSpec, student: str,
     try:
         nb = read_notebook(path)
     except NotebookError as exc:
-        return submission_from_problem(spec, student, f"{exc}; nothing was graded")
+        refused = [{"kind": "refused", "text": str(exc)}] if isinstance(exc, NotebookTooLarge) else []
+        return submission_from_problem(spec, student, f"{exc}; nothing was graded", refused)
     return submission_from_notebook(nb, spec, student)
 
 
@@ -239,11 +244,12 @@ class SandboxScorer(NbGraderPreprocessor):
             SandboxScorer._specs[key] = load_assignment(kit, assignment)
         return SandboxScorer._specs[key]
 
-    def _grade_now(self, spec, submission, kit, course) -> dict:
+    def _grade_now(self, spec, submission, kit, course) -> tuple[dict, list]:
         from autograder.grading import grade_submissions
+        flags: dict = {}
         results = grade_submissions(spec, {submission.key: submission}, kit, must_not_see=[course.root],
-                                    dependents=self.dependent_grading.get(spec.name))
-        return results[submission.key]
+                                    dependents=self.dependent_grading.get(spec.name), flags=flags)
+        return results[submission.key], flags.get(submission.key, [])
 
     def store(self) -> ResultsStore:
         """Where results are read from (and a result graded here is written to)."""
@@ -266,10 +272,12 @@ class SandboxScorer(NbGraderPreprocessor):
             suite = suite_digest(kit, assignment, policy)
             stored = store.find(assignment, student, submission.fingerprint, suite)
             if stored is None:
+                exercises, flags = self._grade_now(spec, submission, kit, course)
                 stored = SubmissionResult.from_exercises(student, assignment, submission.fingerprint,
-                                                         self._grade_now(spec, submission, kit, course), suite)
+                                                         exercises, suite, flags=flags)
                 store.put(stored)
             result = stored.exercises_dict()
+            resources["d2l_flagged"] = bool(stored.flags)
         except Exception as exc:
             message = f"the kit could not score {student}/{assignment}: {type(exc).__name__}: {exc}"
             try:
@@ -315,7 +323,18 @@ class SandboxScorer(NbGraderPreprocessor):
 class SaveAutoGradesWithheld(SaveAutoGrades):
     """nbgrader's ``SaveAutoGrades``, except that a grade cell named in ``resources["d2l_withheld"]``
     gets no automatic score and is flagged for manual grading (the formgrader lists it as needing
-    a grade; nbgrader counts it once a person has scored it)."""
+    a grade; nbgrader counts it once a person has scored it), and that a submission the scorer
+    found flagged (``resources["d2l_flagged"]``) is flagged in the gradebook."""
+
+    def preprocess(self, nb, resources):
+        nb, resources = super().preprocess(nb, resources)
+        if resources.get("d2l_flagged"):
+            # set, never cleared: a person may have flagged it by hand (see autograder.flags)
+            with Gradebook(self.db_url) as gradebook:
+                gradebook.find_submission_notebook(self.notebook_id, self.assignment_id,
+                                                   self.student_id).flagged = True
+                gradebook.db.commit()
+        return nb, resources
 
     def _add_score(self, cell, resources) -> None:
         super()._add_score(cell, resources)

@@ -14,7 +14,9 @@ from dataclasses import dataclass
 import torch
 
 from autograder import inspections
-from autograder.sandbox import Sandbox, SandboxCrashed, SandboxError, SandboxTimeout, SandboxUnavailable
+from autograder.flags import FlagLog
+from autograder.sandbox import (Sandbox, SandboxCrashed, SandboxError, SandboxProtocolError, SandboxTimeout,
+                                SandboxUnavailable)
 from autograder.sandbox import child, wire
 from autograder.sandbox.host import cap_text
 from autograder.sandbox.limits import DEFAULT_LIMITS
@@ -160,12 +162,14 @@ class SandboxSession:
     """One submission's code in the sandbox, restarted after a crash or timeout.
 
     ``call_timeout`` bounds each call; ``budget`` bounds the submission's total time (defaults:
-    the sandbox's :class:`~autograder.sandbox.limits.Limits`).
+    the sandbox's :class:`~autograder.sandbox.limits.Limits`).  ``flags`` collects what this session
+    saw the child do from outside (a crash, a broken reply, a timeout, the budget used up; see
+    :mod:`autograder.flags`); pass one log to every session of a submission.
     """
 
     def __init__(self, sandbox: Sandbox, cells: list[tuple[str, str]], problems: list[str] | None = None,
                  call_timeout: float | None = None, budget: float | None = None,
-                 start_timeout: float | None = None):
+                 start_timeout: float | None = None, flags: FlagLog | None = None):
         limits = getattr(sandbox, "limits", DEFAULT_LIMITS)
         self.sandbox = sandbox
         self.cells = cells
@@ -179,14 +183,23 @@ class SandboxSession:
         self.load_errors: dict[str, str] = {}
         self.start_failure: str | None = None
         self.timed_out: set[str] = set()  # functions that already used up a whole call timeout
+        self.flags = flags if flags is not None else FlagLog()
 
     def _left(self) -> float:
         return self.budget - self.used
+
+    def _flag_budget(self) -> None:
+        self.flags.add("budget", f"the notebook's grading time ({self.budget:g} s) was used up")
+
+    @staticmethod
+    def _crash_kind(exc: SandboxCrashed) -> str:
+        return "protocol" if isinstance(exc, SandboxProtocolError) else "crashed"
 
     def _ensure_worker(self):
         if self.worker is not None and self.worker.alive:
             return self.worker
         if self._left() <= 0:
+            self._flag_budget()
             raise SandboxTimeout("budget")
         began = time.monotonic()
         try:
@@ -195,10 +208,12 @@ class SandboxSession:
             self.start_failure = ("loading your notebook's answer cells did not finish within "
                                   f"{self.start_timeout:g} s (an infinite loop or long computation at "
                                   "the top level of a cell?)")
+            self.flags.add("timeout", f"loading the answer cells ran past {self.start_timeout:g} s")
             raise
-        except SandboxCrashed:
+        except SandboxCrashed as exc:
             self.start_failure = ("the process running your answer cells stopped while loading them "
                                   "(os._exit or sys.exit at the top level, a crash, or the memory limit)")
+            self.flags.add(self._crash_kind(exc), f"while loading the answer cells: {exc}")
             raise
         finally:
             self.used += time.monotonic() - began
@@ -220,15 +235,25 @@ class SandboxSession:
             # Spent, decoding replies included: the child goes, and every later check fails at once
             # (a child that answers fast but expensively must not keep the grader busy).
             self.close()
+            self._flag_budget()
             raise SandboxTimeout("budget")
         worker = self._ensure_worker()
-        timeout = min(timeout or self.call_timeout, max(self._left(), 0.1))
+        limit = timeout or self.call_timeout
+        timeout = min(limit, max(self._left(), 0.1))
+        label = message.get("fn") or (fn if message.get("target") is not None else f"the {message.get('op')} request")
         began = time.monotonic()
         try:
             return worker.request(message, timeout=timeout)
         except SandboxTimeout:
             if fn:
                 self.timed_out.add(fn)
+            if timeout < limit:
+                self._flag_budget()
+            else:
+                self.flags.add("timeout", f"{label} ran past the {limit:g} s limit")
+            raise
+        except SandboxCrashed as exc:
+            self.flags.add(self._crash_kind(exc), f"while {label} was running: {exc}")
             raise
         finally:
             self.used += time.monotonic() - began

@@ -8,9 +8,10 @@ answers calls), :mod:`.probe` (fail closed), :mod:`.wire` and :mod:`.channel` (p
 :mod:`.host` (the grader's side).
 """
 
-from autograder.sandbox.errors import SandboxCrashed, SandboxError, SandboxTimeout, SandboxUnavailable
+from autograder.sandbox.errors import (SandboxCrashed, SandboxError, SandboxProtocolError, SandboxTimeout,
+                                       SandboxUnavailable)
 from autograder.sandbox.host import Sandbox, Worker, cuda_available
 from autograder.sandbox.limits import DEFAULT_LIMITS, Limits
 
 __all__ = ["Sandbox", "Worker", "Limits", "DEFAULT_LIMITS", "SandboxError", "SandboxTimeout", "SandboxCrashed",
-           "SandboxUnavailable", "cuda_available"]
+           "SandboxProtocolError", "SandboxUnavailable", "cuda_available"]

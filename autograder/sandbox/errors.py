@@ -13,6 +13,11 @@ class SandboxCrashed(SandboxError):
     """The child died or broke the protocol; it has been killed."""
 
 
+class SandboxProtocolError(SandboxCrashed):
+    """The child answered, but not with a well-formed reply (over the size limit, undecodable, not
+    a reply); it has been killed."""
+
+
 class SandboxUnavailable(SandboxError):
     """The sandbox cannot start, or one of its promises does not hold: nothing may be graded.
 

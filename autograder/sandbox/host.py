@@ -24,11 +24,12 @@ import uuid
 from autograder.sandbox import bwrap, probe, seccomp, view as views, wire
 from autograder.sandbox.channel import (Channel, ChannelClosed, ChannelTimeout, MessageTooLarge,
                                         recv_with_fds)
-from autograder.sandbox.errors import SandboxCrashed, SandboxError, SandboxTimeout, SandboxUnavailable
+from autograder.sandbox.errors import (SandboxCrashed, SandboxError, SandboxProtocolError, SandboxTimeout,
+                                       SandboxUnavailable)
 from autograder.sandbox.limits import DEFAULT_LIMITS, Limits
 
-__all__ = ["Sandbox", "Worker", "SandboxError", "SandboxTimeout", "SandboxCrashed", "SandboxUnavailable",
-           "cuda_available"]
+__all__ = ["Sandbox", "Worker", "SandboxError", "SandboxTimeout", "SandboxCrashed", "SandboxProtocolError",
+           "SandboxUnavailable", "cuda_available"]
 
 READY_TIMEOUT = 180.0  # the zygote imports torch: seconds on an idle machine, much more on a busy one
 
@@ -97,9 +98,12 @@ class Worker:
         except ChannelTimeout:
             self.kill()
             raise SandboxTimeout(f"no answer within {timeout:g} s") from None
-        except (ChannelClosed, MessageTooLarge) as exc:
+        except ChannelClosed as exc:
             self.kill()
             raise SandboxCrashed(cap_text(exc, 300)) from None
+        except MessageTooLarge as exc:
+            self.kill()
+            raise SandboxProtocolError(cap_text(exc, 300)) from None
         except BaseException:
             self.kill()
             raise
@@ -110,10 +114,10 @@ class Worker:
             reply = wire.decode(data, max_bytes=self.limits.max_reply_bytes)
         except Exception as exc:  # noqa: BLE001 - whatever breaks while decoding, the child goes
             self.kill()
-            raise SandboxCrashed(f"unreadable answer ({cap_text(exc, 200)})") from None
+            raise SandboxProtocolError(f"unreadable answer ({cap_text(exc, 200)})") from None
         if not isinstance(reply, dict):
             self.kill()
-            raise SandboxCrashed("malformed answer")
+            raise SandboxProtocolError("malformed answer")
         return reply
 
     def kill(self) -> None:
