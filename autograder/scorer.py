@@ -244,12 +244,15 @@ class SandboxScorer(NbGraderPreprocessor):
             SandboxScorer._specs[key] = load_assignment(kit, assignment)
         return SandboxScorer._specs[key]
 
-    def _grade_now(self, spec, submission, kit, course) -> tuple[dict, list]:
+    def _grade_now(self, spec, submission, kit, course) -> dict:
+        """Grade one submission in the sandbox: its ``{exercise: {...}}``; its flags are left in
+        ``self._graded_flags``."""
         from autograder.grading import grade_submissions
         flags: dict = {}
         results = grade_submissions(spec, {submission.key: submission}, kit, must_not_see=[course.root],
                                     dependents=self.dependent_grading.get(spec.name), flags=flags)
-        return results[submission.key], flags.get(submission.key, [])
+        self._graded_flags = flags.get(submission.key, [])
+        return results[submission.key]
 
     def store(self) -> ResultsStore:
         """Where results are read from (and a result graded here is written to)."""
@@ -272,9 +275,10 @@ class SandboxScorer(NbGraderPreprocessor):
             suite = suite_digest(kit, assignment, policy)
             stored = store.find(assignment, student, submission.fingerprint, suite)
             if stored is None:
-                exercises, flags = self._grade_now(spec, submission, kit, course)
+                self._graded_flags = []
+                exercises = self._grade_now(spec, submission, kit, course)
                 stored = SubmissionResult.from_exercises(student, assignment, submission.fingerprint,
-                                                         exercises, suite, flags=flags)
+                                                         exercises, suite, flags=self._graded_flags)
                 store.put(stored)
             result = stored.exercises_dict()
             resources["d2l_flagged"] = bool(stored.flags)
