@@ -84,6 +84,15 @@ def _cmd_export(args) -> int:
     return 0
 
 
+def _cmd_report(args) -> int:
+    from autograder.report import write_report
+    page, notes = write_report(args.dir, args.assignment)
+    for line in notes:
+        print(f"warning: {line}", file=sys.stderr)
+    print(page)
+    return 0
+
+
 def _cmd_demo(args) -> int:
     from autograder.demo import run_demo
     return run_demo(args.dir, assignments=args.assignment)
@@ -156,6 +165,12 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--visibility", choices=("visible", "hidden", "after_due_date", "after_published"),
                         help="gradescope: the results' top-level visibility (default: Gradescope's)")
     export.set_defaults(func=_cmd_export)
+
+    report = sub.add_parser("report", help="instructor: write a graded assignment's class report, one HTML "
+                            "page with its figures in COURSE/reports/ASSIGNMENT/ (prints the page's path)")
+    report.add_argument("dir", help="the course directory")
+    report.add_argument("assignment")
+    report.set_defaults(func=_cmd_report)
 
     demo = sub.add_parser("demo", help="build, release and grade a demo course with sample submissions")
     demo.add_argument("dir", nargs="?", default=None, help="where to build it (default: a fresh directory)")

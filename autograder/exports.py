@@ -56,6 +56,8 @@ class ClassResults:
     roster: list[str]                             # rows to write, sorted
     notes: dict[str, str] = field(default_factory=dict)   # student -> why there is no result
     warnings: list[str] = field(default_factory=list)
+    in_gradebook: set[str] = field(default_factory=set)   # students with a submission there
+    everyone: set[str] = field(default_factory=set)       # every student the gradebook knows
 
 
 def _fmt(x: float) -> str:
@@ -130,7 +132,8 @@ def load_class(course_dir, assignment: str, all_students: bool = False) -> Class
             out_warnings.append(f"{student}: graded, but not recorded in the gradebook (nbgrader's export "
                                 "will not show this grade)")
     roster = sorted(set(results) | (set(notes) if all_students else set()))
-    return ClassResults(course, assignment, results, exercises, roster, notes, out_warnings)
+    return ClassResults(course, assignment, results, exercises, roster, notes, out_warnings, in_gradebook,
+                        everyone)
 
 
 def _note(result: SubmissionResult | None, fallback: str) -> str:

@@ -76,6 +76,10 @@ class CoursePaths:
         """feedback/<student>/<assignment>/."""
         return self.root / "feedback" / student / assignment
 
+    def report(self, assignment: str) -> Path:
+        """reports/<assignment>/ (``d2l-grade report``'s page and figures, instructors only)."""
+        return self.root / "reports" / assignment
+
     def students(self, assignment: str) -> list[str]:
         """Students with a submitted/<student>/<assignment>/ folder, sorted."""
         base = self.root / "submitted"
