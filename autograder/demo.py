@@ -3,8 +3,8 @@
 Builds the course, releases every assignment, writes submissions for the scenarios of
 ``solutions/scenarios/`` (the reference, the stubs, typical bugs, attacks; see
 :mod:`autograder.demo_scenarios`), grades them in the sandbox into nbgrader's gradebook, writes
-feedback, the exports (per-exercise CSV, LMS CSV, Gradescope) and nbgrader's CSV, and prints the
-tables, 80 columns wide when the output is not a terminal.
+feedback, the class reports, the exports (per-exercise CSV, LMS CSV, Gradescope) and nbgrader's CSV,
+and prints the tables, 80 columns wide when the output is not a terminal.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ from autograder.course import build_course, reference_answer_cells
 from autograder.course_grading import default_jobs, grade_course, results_table
 from autograder.demo_scenarios import scenarios_for
 from autograder.exports import FORMATS as EXPORT_FORMATS, export
+from autograder.report import write_report
 from autograder.notebook import d2l_meta, read_notebook
 from autograder.paths import CoursePaths, KitPaths
 from autograder.progress import GradingProgress
@@ -117,9 +118,11 @@ def run_demo(directory: str | None = None, width: int | None = None, assignments
             print(textwrap.fill(warning, width, initial_indent="   note: ", subsequent_indent="         "))
         for fmt in EXPORT_FORMATS:
             export(course.root, assignment, fmt)
+        write_report(course.root, assignment)
     csv = nbgrader_driver.export_csv(course)
     exports = csv.parent
     print(f"\nGradebook:   {_shown(course.gradebook)}")
+    print(f"Reports:     {_shown(course.root / 'reports')}/ASSIGNMENT/index.html (open in a browser)")
     print(f"Feedback:    {_shown(course.root / 'feedback')}/STUDENT/ASSIGNMENT/ASSIGNMENT.html")
     print(f"Exports:     {_shown(exports)}/")
     print("             ASSIGNMENT_exercises.csv (a column per exercise),")

@@ -59,6 +59,15 @@ def test_exports_written_for_the_submitted_students_only(demo):
     assert doc["score"] == sum(t["max_score"] for t in doc["tests"])
 
 
+def test_class_report_written(demo):
+    root, out = demo
+    page = root / "reports" / ASSIGNMENT / "index.html"
+    assert "Reports:     course/reports/ASSIGNMENT/index.html" in out
+    html = page.read_text()
+    assert "stubs" in html and "<img" in html  # the stubs are at zero; the distributions are drawn
+    assert all((page.parent / name).is_file() for name in ("totals.png", "exercises.png"))
+
+
 def test_unknown_assignment_is_one_line_naming_the_valid_ones(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "autograder.cli", "demo", str(tmp_path / "c"), "--assignment", "mpl"],
                           capture_output=True, text=True, env=dict(os.environ, PYTHONPATH=str(REPO)), timeout=300)
