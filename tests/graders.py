@@ -4,8 +4,8 @@ A root grader (as in CI) uses this checkout and its venv.  For the ordinary user
 an account (``d2l-grader-test``) and give it what an instructor on a laptop has: a clone of the
 kit in its home (``.git`` included, with this working tree's files on top) and its own venv made
 with Debian's system Python (root's own Python lives in root's 0700 home, which that user cannot
-read), with ``torch==2.13.0`` and the kit installed.  The venv is kept between runs while
-``pyproject.toml`` does not change.
+read) holding the same packages as this run's venv (hard-linked, root-owned: see
+:func:`_build_user_venv`).  The venv is kept between runs while those packages do not change.
 
 Each :class:`Grader` runs commands as its user and builds courses that user owns, so every check
 can be done from the outside: files hashed before and after, the process table, ``/dev/shm``.
@@ -127,8 +127,8 @@ def user_grader() -> Grader:
     """An ordinary user with its own clone of the kit and its own venv (needs root to create).
 
     Safe to call from several test workers at once: the venv is made under a lock, and every call
-    gets its own clone of the kit (first on the grader's PYTHONPATH, ahead of the venv's editable
-    install of a base clone), so that no test replaces the kit under another one."""
+    gets its own clone of the kit (first on the grader's PYTHONPATH), so that no test replaces the
+    kit under another one."""
     import fcntl
     import pytest
     if os.geteuid() != 0:
@@ -143,27 +143,70 @@ def user_grader() -> Grader:
         fcntl.flock(lock, fcntl.LOCK_EX)
         _prune(home / "kits")
         _prune(home / "courses")
-        base = home / "kit-base"
         stamp = venv / ".d2l-stamp"
-        wanted = hashlib.sha256((REPO / "pyproject.toml").read_bytes()).hexdigest()
-        installer = Grader("user", str(venv / "bin" / "python"), base, home, TEST_USER)
+        wanted = _venv_stamp()
         if not stamp.exists() or stamp.read_text() != wanted:
-            _copy_kit(base)
-            installer.own(base)
-            shutil.rmtree(venv, ignore_errors=True)
-            for argv in ([SYSTEM_PYTHON, "-m", "venv", str(venv)],
-                         [str(venv / "bin" / "pip"), "install", "-q", "torch==2.13.0"],
-                         [str(venv / "bin" / "pip"), "install", "-q", "-e", f"{base}[course]"]):
-                proc = installer.run(argv, timeout=1200)
-                if proc.returncode != 0:
-                    pytest.fail(f"could not set up the ordinary user's venv ({' '.join(argv)}): {proc.stderr[-2000:]}")
+            _build_user_venv(Grader("user", str(venv / "bin" / "python"), home, home, TEST_USER), venv)
             stamp.write_text(wanted)
-            installer.own(stamp)
+            subprocess.run(["chown", f"{TEST_USER}:{TEST_USER}", str(stamp)], check=True)
     kit = home / "kits" / f"{os.getpid()}-{os.urandom(4).hex()}" / "kit"
     _copy_kit(kit)
     grader = Grader("user", str(venv / "bin" / "python"), kit, home, TEST_USER, pythonpath=str(kit))
     grader.own(kit.parent.parent)
     return grader
+
+
+def _site_packages() -> Path:
+    """This test run's site-packages (the venv the README's test command made)."""
+    import sysconfig
+    return Path(sysconfig.get_paths()["purelib"])
+
+
+def _venv_stamp() -> str:
+    """What the ordinary user's venv is made from: the Python version and every installed
+    distribution of this run's venv."""
+    dists = sorted(p.name for p in _site_packages().glob("*.dist-info"))
+    return hashlib.sha256(json.dumps([sys.version, str(_site_packages()), dists]).encode()).hexdigest()
+
+
+# This checkout's editable install: the ordinary user's kit comes from its own clone instead.
+_NOT_SHARED = ("__editable__", "d2l_autograder", "__pycache__")
+
+
+def _build_user_venv(installer: Grader, venv: Path) -> None:
+    """The ordinary user's venv: Debian's Python (root's own lives in root's 0700 home) with this
+    run's packages hard-linked in, root-owned and read-only to the user as a system-wide install
+    is, except this checkout's editable install (the user's kit is first on its PYTHONPATH).
+    Linking takes seconds where installing torch and nbgrader again took minutes; when the two
+    Pythons differ in minor version (compiled extensions would not load) or linking fails, pip
+    installs the same pinned packages."""
+    import pytest
+    shutil.rmtree(venv, ignore_errors=True)
+    proc = installer.run([SYSTEM_PYTHON, "-c", "import sys; print(*sys.version_info[:2])"])
+    same_python = proc.returncode == 0 and proc.stdout.split() == [str(v) for v in sys.version_info[:2]]
+    proc = installer.run([SYSTEM_PYTHON, "-m", "venv", *([] if not same_python else ["--without-pip"]), str(venv)],
+                         timeout=600)
+    if proc.returncode != 0:
+        pytest.fail(f"could not create the ordinary user's venv: {proc.stderr[-2000:]}")
+    if same_python:
+        target = venv / "lib" / f"python{sys.version_info[0]}.{sys.version_info[1]}" / "site-packages"
+        entries = [p for p in _site_packages().iterdir() if not p.name.startswith(_NOT_SHARED)]
+        for flags in (["-al"], ["-a"]):  # hard links; a copy across file systems
+            linked = subprocess.run(["cp", *flags, *map(str, entries), str(target)], capture_output=True)
+            if linked.returncode == 0:
+                return
+        installer.run(["rm", "-rf", str(venv)])
+        proc = installer.run([SYSTEM_PYTHON, "-m", "venv", str(venv)], timeout=600)
+        if proc.returncode != 0:
+            pytest.fail(f"could not create the ordinary user's venv: {proc.stderr[-2000:]}")
+    base = installer.home / "kit-base"
+    _copy_kit(base)
+    installer.own(base)
+    for argv in ([str(venv / "bin" / "pip"), "install", "-q", "torch==2.13.0"],
+                 [str(venv / "bin" / "pip"), "install", "-q", "-e", f"{base}[course]"]):
+        proc = installer.run(argv, timeout=1200)
+        if proc.returncode != 0:
+            pytest.fail(f"could not set up the ordinary user's venv ({' '.join(argv)}): {proc.stderr[-2000:]}")
 
 
 def _prune(folder: Path, hours: float = 2.0) -> None:
