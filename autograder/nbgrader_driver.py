@@ -528,8 +528,9 @@ def _grade_class(course: CoursePaths, assignment: str, students=None, *, kit: Ki
         stored = None if force else store.find(assignment, student, sub.fingerprint, suite)
         if stored is None:
             to_grade.append(student)
-        elif stored.recorded is None or not stored.recorded.ok or student not in in_gradebook:
-            to_record.append(stored)
+        elif (stored.recorded is None or not stored.recorded.ok or student not in in_gradebook
+              or not (course.autograded(student, assignment) / f"{assignment}.ipynb").is_file()):
+            to_record.append(stored)  # (autograded/ deleted: nbgrader writes it again, feedback needs it)
         else:
             run.results[student] = stored
             run.recorded[student] = (True, stored.recorded.message)

@@ -217,3 +217,17 @@ def test_a_hand_copied_submission_without_timestamp_is_named(kit, tmp_path):
     assert len(lines) == 1, proc.stderr
     assert "2 submission(s)" in lines[0] and "copied1, copied2" in lines[0] and "dated" not in lines[0]
     assert "no late penalty" in lines[0]
+
+
+def test_a_deleted_autograded_folder_is_written_again_for_feedback(course):
+    """Grading again reuses the stored result, but a submission whose autograded notebook is gone
+    (deleted by hand) is recorded again, so that nbgrader's feedback has a notebook to render."""
+    proc = d2l_grade("grade", str(course.root), A, "--student", "ann")
+    assert proc.returncode == 0, proc.stderr
+    import shutil
+    shutil.rmtree(course.root / "autograded" / "ann")
+    proc = d2l_grade("grade", str(course.root), A, "--student", "ann", "--feedback")
+    assert proc.returncode == 0, proc.stderr
+    assert "no feedback generated" not in proc.stderr
+    assert (course.root / "autograded" / "ann" / A / f"{A}.ipynb").is_file()
+    assert (course.root / "feedback" / "ann" / A / f"{A}.html").is_file()
