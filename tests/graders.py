@@ -194,7 +194,14 @@ def _build_user_venv(installer: Grader, venv: Path) -> None:
         for flags in (["-al"], ["-a"]):  # hard links; a copy across file systems
             linked = subprocess.run(["cp", *flags, *map(str, entries), str(target)], capture_output=True)
             if linked.returncode == 0:
-                return
+                # nbconvert's templates (feedback pages) and other Jupyter data live in share/jupyter
+                share = Path(sys.prefix) / "share"
+                shared = [] if not share.is_dir() else [str(p) for p in share.iterdir()]
+                (venv / "share").mkdir(exist_ok=True)
+                if not shared or subprocess.run(["cp", *flags, *shared, str(venv / "share")],
+                                                capture_output=True).returncode == 0:
+                    _copy_console_scripts(venv)
+                    return
         installer.run(["rm", "-rf", str(venv)])
         proc = installer.run([SYSTEM_PYTHON, "-m", "venv", str(venv)], timeout=600)
         if proc.returncode != 0:
@@ -207,6 +214,23 @@ def _build_user_venv(installer: Grader, venv: Path) -> None:
         proc = installer.run(argv, timeout=1200)
         if proc.returncode != 0:
             pytest.fail(f"could not set up the ordinary user's venv ({' '.join(argv)}): {proc.stderr[-2000:]}")
+
+
+def _copy_console_scripts(venv: Path) -> None:
+    """This run's console scripts (``nbgrader``, ``alembic``, ``d2l-grade`` ...) in the user's venv,
+    each started by that venv's Python (nbgrader runs ``alembic`` from PATH, for one)."""
+    ours = Path(sys.prefix) / "bin"
+    for script in ours.iterdir():
+        target = venv / "bin" / script.name
+        if script.is_symlink() or not script.is_file() or target.exists():
+            continue
+        try:
+            first, rest = script.read_text().split("\n", 1)
+        except (UnicodeDecodeError, ValueError):
+            continue
+        if first.startswith("#!") and first[2:].startswith(str(ours)):
+            target.write_text(f"#!{venv / 'bin' / 'python'}\n{rest}")
+            target.chmod(0o755)
 
 
 def _prune(folder: Path, hours: float = 2.0) -> None:

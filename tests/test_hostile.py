@@ -265,6 +265,10 @@ def test_no_secret_reaches_the_json_feedback_or_autograded_notebooks(attacked, k
     no line of the hidden suite or the reference, nothing of .git or the gradebook."""
     results = load_json(attacked["proc"])
     names = [a.name for a in attacked["attacks"]]
+    # nothing vacuous: every attacker got a feedback page and an autograded notebook to search
+    for name in names:
+        for path in (f"feedback/{name}/{ASSIGNMENT}/{ASSIGNMENT}.html", f"autograded/{name}/{ASSIGNMENT}/{ASSIGNMENT}.ipynb"):
+            assert path in attacked["outputs"], (path, attacked["proc"].stderr[-2000:])
     texts = [json.dumps(results[n]) for n in names]
     texts += [text for path, text in attacked["outputs"].items() if path.split("/")[1] in names]
     visible = "\n".join(texts)
