@@ -86,6 +86,18 @@ def pending(result: SubmissionResult) -> list[str]:
                   if e.withheld or any(t.withheld or t.grader_error for t in e.tests))
 
 
+def _notebook_order(course: CoursePaths, assignment: str) -> dict[str, int]:
+    """Exercise -> its position in the assignment's source notebook (the order students meet them);
+    empty when the notebook cannot be read."""
+    from autograder.notebook import d2l_meta, read_notebook
+    try:
+        cells = read_notebook(course.source(assignment) / f"{assignment}.ipynb")["cells"]
+    except Exception:  # noqa: BLE001 - the store's order then
+        return {}
+    names = [d2l_meta(c).get("function") for c in cells if d2l_meta(c).get("role") == "exercise"]
+    return {name: i for i, name in enumerate(dict.fromkeys(n for n in names if n))}
+
+
 def load_class(course_dir, assignment: str, all_students: bool = False) -> ClassResults:
     """Read ``assignment``'s results from the course's store.
 
@@ -109,6 +121,8 @@ def load_class(course_dir, assignment: str, all_students: bool = False) -> Class
         for name in result.exercises:
             if name not in exercises:
                 exercises.append(name)
+    order = _notebook_order(course, assignment)
+    exercises.sort(key=lambda name: order.get(name, len(order)))  # stable: unknown names keep their place
 
     from autograder.nbgrader_driver import gradebook_students
     everyone, in_gradebook = gradebook_students(course, assignment)

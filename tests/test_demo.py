@@ -52,6 +52,10 @@ def test_exports_written_for_the_submitted_students_only(demo):
     with open(exports / f"{ASSIGNMENT}_exercises.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     students = {row["student"] for row in rows}
+    from autograder.notebook import d2l_meta, read_notebook
+    cells = read_notebook(root / "release" / ASSIGNMENT / f"{ASSIGNMENT}.ipynb")["cells"]
+    in_notebook = [d2l_meta(c)["function"] for c in cells if d2l_meta(c).get("role") == "exercise"]
+    assert list(rows[0])[1:-3] == in_notebook  # columns in the order students meet the exercises
     assert {"reference", "stubs"} <= students
     assert all((root / "submitted" / s / ASSIGNMENT).is_dir() for s in students)
     assert (exports / f"{ASSIGNMENT}_lms.csv").is_file()
