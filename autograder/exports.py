@@ -238,11 +238,11 @@ def export(course_dir, assignment: str, fmt: str, out_dir=None, *, all_students:
     notes = list(data.warnings)
     if fmt == "csv":
         path = out / f"{assignment}_exercises.csv"
-        write_atomically(path, exercises_csv(data))
+        write_atomically(path, exercises_csv(data), shared=True)
         written.append(path)
     elif fmt == "lms":
         path = out / f"{assignment}_lms.csv"
-        write_atomically(path, lms_csv(data))
+        write_atomically(path, lms_csv(data), shared=True)
         written.append(path)
         for student in data.roster:
             result = data.results.get(student)
@@ -254,6 +254,7 @@ def export(course_dir, assignment: str, fmt: str, out_dir=None, *, all_students:
             notes.append("--all-students does not apply to gradescope: only students with a result get a file")
         for student in sorted(data.results):
             path = out / "gradescope" / assignment / student / "results.json"
-            write_atomically(path, json.dumps(gradescope_results(data.results[student], visibility), indent=1))
+            write_atomically(path, json.dumps(gradescope_results(data.results[student], visibility), indent=1),
+                             shared=True)
             written.append(path)
     return written, notes

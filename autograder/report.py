@@ -299,5 +299,5 @@ def write_report(course_dir, assignment: str) -> tuple[Path, list[str]]:
     score_panels(folder / TOTALS_PNG, [(f"total{left_out}", summary.totals, summary.max_total)], panel_width=6.0)
     score_panels(folder / EXERCISES_PNG, [(name, scores, top) for name, (scores, top) in summary.exercises.items()])
     page = folder / "index.html"
-    write_atomically(page, render(summary, {TOTALS_PNG: TOTALS_PNG, EXERCISES_PNG: EXERCISES_PNG}))
+    write_atomically(page, render(summary, {TOTALS_PNG: TOTALS_PNG, EXERCISES_PNG: EXERCISES_PNG}), shared=True)
     return page, list(data.warnings)

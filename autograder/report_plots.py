@@ -13,6 +13,8 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
+from autograder.results import shared_mode
+
 DISCRETE = 25     # at most this many distinct scores: one bar per score, else a histogram
 BINS = 20
 COLUMNS = 3       # small multiples per row
@@ -49,6 +51,7 @@ def score_panels(path: Path, panels: list[tuple[str, list[float], float]], title
     os.close(fd)
     try:
         fig.savefig(tmp, format="png", metadata={"Software": None})
+        os.chmod(tmp, shared_mode())  # passed on with the page, like it
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -202,11 +202,24 @@ def _safe_name(name: str) -> bool:
         and all(ch.isalnum() or ch in "._@+-" for ch in name)
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Replace ``path`` with ``text`` so that a crash leaves the old file or the new one, whole."""
+def shared_mode() -> int:
+    """The mode a new file gets here (0666 less the process's umask)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def write_atomically(path: Path, text: str, shared: bool = False) -> None:
+    """Replace ``path`` with ``text`` so that a crash leaves the old file or the new one, whole.
+
+    The file is readable by its owner only (a temporary file's mode), unless ``shared``: then it
+    gets the mode any new file would (0666 less the umask), for exports and reports an instructor
+    passes on."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        if shared:
+            os.fchmod(fd, shared_mode())
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
             f.flush()

@@ -30,7 +30,7 @@ GRADED = 4   # s00..s03 graded; s04 submits after grading
 def d2l_grade(*args, timeout=600):
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     return subprocess.run([sys.executable, "-m", "autograder.cli", *map(str, args)], env=env,
-                          capture_output=True, text=True, timeout=timeout)
+                          umask=0o027, capture_output=True, text=True, timeout=timeout)
 
 
 @pytest.fixture(scope="module")
@@ -69,6 +69,7 @@ def test_csv_has_one_row_per_graded_student_and_one_column_per_exercise(graded):
     assert proc.returncode == 0, proc.stderr
     assert printed_paths(proc) == [course.exports / f"{A}_exercises.csv"]
     table = rows(course.exports / f"{A}_exercises.csv")
+    assert (course.exports / f"{A}_exercises.csv").stat().st_mode & 0o777 == 0o640  # the umask's (027) mode
     assert list(table[0]) == ["student", "double", "inc", "total", "max", "note"]
     assert [r["student"] for r in table] == sorted(expected)          # not s04: never graded
     for r in table:

@@ -25,6 +25,7 @@ from autograder.results import ResultsStore  # noqa: E402
 from test_nbgrader_flow import A, answered, make_kit, release_nb, submit  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
+UMASK = 0o027   # not the usual 022: the files must follow the instructor's umask, not a fixed mode
 INJECTED = "<img src=x onerror=alert(1)>"
 HALF = "return 2 * x if isinstance(x, int) else 0.0"      # fails double's float check
 CLASS = {   # student -> (double, inc) answers; None: the release notebook, unanswered
@@ -40,7 +41,7 @@ CLASS = {   # student -> (double, inc) answers; None: the release notebook, unan
 def d2l_grade(*args, timeout=600):
     path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
     return subprocess.run([sys.executable, "-m", "autograder.cli", *map(str, args)],
-                          env=dict(os.environ, PYTHONPATH=path), capture_output=True, text=True, timeout=timeout)
+                          env=dict(os.environ, PYTHONPATH=path), umask=UMASK, capture_output=True, text=True, timeout=timeout)
 
 
 @pytest.fixture(scope="module")
@@ -130,6 +131,8 @@ def test_prints_the_absolute_path_of_a_page_with_its_figures_next_to_it(report):
         data = (page.parent / name).read_bytes()
         assert data.startswith(b"\x89PNG") and len(data) > 1000
         assert b"http" not in data                      # no "Software: matplotlib.org" text chunk
+    for path in (page, *(page.parent / name for name in sections.images)):  # passed on: the umask's mode
+        assert path.stat().st_mode & 0o777 == 0o666 & ~UMASK, (path, oct(path.stat().st_mode))
     text = page.read_text()
     assert not re.search(r"(?i)https?:|//[a-z0-9]|<script|<link|@import|url\(", text)
     assert "s04" not in text and "late" in sections.text["Not on this page"]
