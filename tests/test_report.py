@@ -41,7 +41,8 @@ CLASS = {   # student -> (double, inc) answers; None: the release notebook, unan
 def d2l_grade(*args, timeout=600):
     path = os.pathsep.join(p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p)
     return subprocess.run([sys.executable, "-m", "autograder.cli", *map(str, args)],
-                          env=dict(os.environ, PYTHONPATH=path), umask=UMASK, capture_output=True, text=True, timeout=timeout)
+                          env=dict(os.environ, PYTHONPATH=path), umask=UMASK, capture_output=True, text=True,
+                          timeout=timeout)
 
 
 @pytest.fixture(scope="module")
