@@ -143,7 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--json", action="store_true", help="print per-student, per-exercise results as JSON")
     grade.add_argument("--feedback", action="store_true", help="also generate feedback HTML")
     grade.add_argument("--jobs", "-j", type=int, default=None, metavar="N",
-                       help="sandboxed grading workers on this machine (default: the number of cores)")
+                       help="sandboxed grading workers on this machine (default: $D2L_GRADE_JOBS, else the "
+                       "number of cores)")
     grade.add_argument("--scheduler", metavar="tcp://HOST:PORT",
                        help="grade on a Dask distributed cluster (its workers need the kit installed); "
                        "results are recorded here")

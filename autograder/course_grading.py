@@ -34,8 +34,17 @@ class GradeReport:
         return [*self.missing, *self.not_recorded]
 
 
+JOBS_VARIABLE = "D2L_GRADE_JOBS"
+
+
 def default_jobs() -> int:
-    """The number of cores this process may use."""
+    """``--jobs`` when it is not given: ``$D2L_GRADE_JOBS`` when set (a whole number, at least 1),
+    else the number of cores this process may use."""
+    value = os.environ.get(JOBS_VARIABLE, "").strip()
+    if value:
+        if not value.isdigit() or int(value) < 1:
+            raise ValueError(f"{JOBS_VARIABLE}={value[:20]!r}: give a whole number of workers, at least 1")
+        return int(value)
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except (AttributeError, OSError):

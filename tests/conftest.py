@@ -14,11 +14,17 @@ def pytest_configure(config):
     """Tests read no developer's own Jupyter settings: nbgrader (and so the kit) loads
     ``~/.jupyter/nbgrader_config.py``, which could change late penalties or preprocessors under a
     test.  Every test process, and every command it starts, sees an empty user config directory
-    instead (a test of the config chain sets its own)."""
+    instead (a test of the config chain sets its own).  And grading commands default to one sandbox
+    (``D2L_GRADE_JOBS=1``), see below."""
     if "D2L_TESTS_JUPYTER_CONFIG_DIR" not in os.environ:  # once, in the controller; workers inherit it
         empty = tempfile.mkdtemp(prefix="d2l-tests-jupyter-")
         os.environ["D2L_TESTS_JUPYTER_CONFIG_DIR"] = empty
     os.environ["JUPYTER_CONFIG_DIR"] = os.environ["D2L_TESTS_JUPYTER_CONFIG_DIR"]
+    # One sandbox per grading command unless a test asks for workers (--jobs N): tests already run
+    # one per core, and each worker process and its sandbox import torch again.  The worker pool is
+    # tested where it is named (test_scale, test_end_to_end, test_dask) and by every Grader-run
+    # test (test_hostile, test_fail_closed), whose environment is built without this variable.
+    os.environ.setdefault("D2L_GRADE_JOBS", "1")
 
 
 @pytest.fixture(scope="session")

@@ -231,3 +231,16 @@ def test_a_deleted_autograded_folder_is_written_again_for_feedback(course):
     assert "no feedback generated" not in proc.stderr
     assert (course.root / "autograded" / "ann" / A / f"{A}.ipynb").is_file()
     assert (course.root / "feedback" / "ann" / A / f"{A}.html").is_file()
+
+
+def test_default_jobs_from_the_environment(monkeypatch):
+    """``--jobs`` defaults to $D2L_GRADE_JOBS, else the cores; a bad value is one clear error."""
+    from autograder.course_grading import default_jobs
+    monkeypatch.setenv("D2L_GRADE_JOBS", "3")
+    assert default_jobs() == 3
+    monkeypatch.delenv("D2L_GRADE_JOBS")
+    assert default_jobs() == len(os.sched_getaffinity(0))
+    for bad in ("0", "two", "-1"):
+        monkeypatch.setenv("D2L_GRADE_JOBS", bad)
+        with pytest.raises(ValueError, match="D2L_GRADE_JOBS"):
+            default_jobs()
