@@ -153,8 +153,8 @@ def grade_course(course_dir, assignment: str, kit, students=None, feedback: bool
     undated = undated_submissions(course, assignment, sorted(run.results))
     if undated:
         report.warnings.append(
-            f"{len(undated)} submission(s) of {assignment} have no timestamp.txt ({', '.join(undated[:10])}"
-            f"{', ...' if len(undated) > 10 else ''}): nbgrader counts them as on time, so no late penalty "
+            f"{len(undated)} submission(s) of {assignment} have no timestamp.txt ({_names(undated)}): "
+            "nbgrader counts them as on time, so no late penalty "
             "applies to them; `nbgrader collect` and `nbgrader zip_collect` write one, or put the time it was "
             f"handed in (e.g. 2026-11-27 09:00:00 UTC) in submitted/STUDENT/{assignment}/timestamp.txt")
     for student, (ok, text) in sorted(run.recorded.items()):

@@ -36,9 +36,11 @@ MAX_FLAGS = 8
 MAX_TEXT = 200
 
 
-def _cap(text: str) -> str:
-    text = " ".join(str(text).split())  # one line: it goes into tables and the gradebook's view
-    return text if len(text) <= MAX_TEXT else text[:MAX_TEXT - 3] + "..."
+def one_line(text, limit: int = MAX_TEXT) -> str:
+    """``text`` on one line (runs of whitespace made one space), at most ``limit`` characters: for
+    tables, the gradebook's view and the class report."""
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
 @dataclass(frozen=True)
@@ -57,7 +59,7 @@ class Flag:
         """The flag ``d`` describes, capped; None when it is not one (an unknown kind, not a dict)."""
         if not isinstance(d, dict) or d.get("kind") not in KINDS:
             return None
-        return cls(d["kind"], _cap(d.get("text", "")))
+        return cls(d["kind"], one_line(d.get("text", "")))
 
     def describe(self) -> str:
         """``timeout: double ran past the 5 s limit``."""
@@ -85,7 +87,7 @@ class FlagLog:
         """Record ``kind`` (a key of :data:`KINDS`) with ``text`` (capped to one short line)."""
         if kind not in KINDS:
             raise ValueError(f"unknown flag kind {kind!r}")
-        flag = Flag(kind, _cap(text))
+        flag = Flag(kind, one_line(text))
         if flag not in self.flags and len(self.flags) < MAX_FLAGS:
             self.flags.append(flag)
 

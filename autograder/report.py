@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder.exports import ClassResults, load_class, pending
+from autograder.flags import one_line
 from autograder.results import SubmissionResult, write_atomically
 
 TOP_CHECKS = 15        # failed checks listed
@@ -63,11 +64,6 @@ class ClassSummary:
     flagged: dict[str, SubmissionResult]
 
 
-def _short(text: str, limit: int = MESSAGE_CHARS) -> str:
-    text = " ".join(str(text).split())
-    return text if len(text) <= limit else text[:limit - 3] + "..."
-
-
 def summarize(data: ClassResults) -> ClassSummary:
     """The page's numbers and lists (no HTML): see the module docstring."""
     results = data.results
@@ -94,7 +90,7 @@ def summarize(data: ClassResults) -> ClassSummary:
                     continue
                 graded_on[(exercise, test.name)] += 1
                 if not test.passed:
-                    fails[(exercise, test.name)][_short(test.message) or "(no message)"] += 1
+                    fails[(exercise, test.name)][one_line(test.message, MESSAGE_CHARS) or "(no message)"] += 1
     failed = [FailedCheck(exercise, name, sum(c.values()), graded_on[(exercise, name)],
                           c.most_common(TOP_MESSAGES)) for (exercise, name), c in fails.items()]
     failed.sort(key=lambda f: (-f.failed, f.exercise, f.name))
@@ -141,7 +137,7 @@ code { font-size: 0.92em; overflow-wrap: anywhere; }
 
 
 def _e(text, limit: int = NAME_CHARS) -> str:
-    return html.escape(_short(text, limit), quote=True)
+    return html.escape(one_line(text, limit), quote=True)
 
 
 def _num(x: float) -> str:
